@@ -1,0 +1,196 @@
+"""The Lyman-alpha forest and the optically thick absorbers of the IGM.
+
+Forest lines (12 < log N < 17.2) are a Poisson process in redshift and column density
+with ``f(N) ~ N^-1.5`` and Doppler parameters around 28 km/s.  Their density
+``dN/dz = A (1 + z)^2.92`` is *calibrated*, not guessed: for a Poisson superposition of
+lines ``-ln <F> = (dN/dz) (1 + z) <W_r> / lambda_alpha``, so ``A`` follows from the mean
+rest equivalent width ``<W_r>`` of the drawn lines and the Faucher-Giguere et al. (2008)
+effective optical depth ``tau_eff = 0.0018 (1 + z)^3.92``.
+
+Lyman-limit systems and sub-DLAs (17.2 <= log N < 20.3) are added at their natural
+incidence; DLAs only when asked for (the simulator makes DLA-free hosts by default).
+
+Caveats
+-------
+* Lines are independent (no clustering, no thermal/velocity structure beyond b).
+* Forest lines use Lyman alpha to epsilon; optically thick absorbers use the whole series
+  and the Lyman-limit continuum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import wofz
+
+from dla_cnn import grid
+from dla_cnn.physics.lyman import lyman_series
+from dla_cnn.physics.voigt import SIGMA0
+
+C_KMS = grid.C_KMS
+
+
+@dataclass(frozen=True)
+class ForestConfig:
+    """Parameters of the simulated intergalactic absorption."""
+
+    log_n_min: float = 12.0
+    log_n_max: float = 17.2
+    beta: float = 1.5
+    """Forest column-density slope, ``f(N) ~ N^-beta``."""
+    b_median_kms: float = 28.0
+    b_scatter_dex: float = 0.1
+    b_min_kms: float = 15.0
+    b_max_kms: float = 60.0
+    tau_eff_norm: float = 0.0018
+    tau_eff_slope: float = 3.92
+    n_series: int = 5
+    """Lyman lines per forest absorber (alpha ... epsilon)."""
+    lls_incidence_z3: float = 1.5
+    """Optically thick (log N >= 17.2) absorbers per unit z at z = 3."""
+    lls_incidence_slope: float = 2.0
+    lls_log_n_max: float = 20.3
+    lls_beta: float = 1.3
+    """Slope of f(N) for 17.2 <= log N < 20.3, giving ~0.3 sub-DLAs (>= 19.0) per unit z at z = 3."""
+
+
+def tau_eff(z: np.ndarray | float, cfg: ForestConfig = ForestConfig()) -> np.ndarray | float:
+    """Effective Ly-alpha optical depth ``0.0018 (1 + z)^3.92`` (Faucher-Giguere et al. 2008)."""
+    return cfg.tau_eff_norm * (1.0 + np.asarray(z)) ** cfg.tau_eff_slope
+
+
+def draw_b(rng: np.random.Generator, n: int, cfg: ForestConfig) -> np.ndarray:
+    """Doppler parameters (km/s), log-normal around the median, clipped."""
+    b = cfg.b_median_kms * 10.0 ** (cfg.b_scatter_dex * rng.standard_normal(n))
+    return np.clip(b, cfg.b_min_kms, cfg.b_max_kms)
+
+
+def _draw_power_law_log_n(rng: np.random.Generator, n: int, lo: float, hi: float, beta: float) -> np.ndarray:
+    """log10 N with ``f(N) ~ N^-beta`` between ``lo`` and ``hi`` (inverse CDF)."""
+    k = 1.0 - beta
+    u = rng.random(n)
+    a, b = 10.0 ** (k * lo), 10.0 ** (k * hi)
+    return np.log10(a + u * (b - a)) / k
+
+
+def rest_equivalent_width(log_n: np.ndarray, b_kms: np.ndarray) -> np.ndarray:
+    """Ly-alpha rest equivalent width (A) of single Voigt lines, by direct integration."""
+    series = lyman_series(1)
+    w0, f, gam = series.wrest[0], series.f[0], series.gamma[0]
+    log_n, b_kms = np.broadcast_arrays(np.atleast_1d(log_n).astype(float), np.atleast_1d(b_kms).astype(float))
+    v = np.linspace(-800.0, 800.0, 1601)
+    dv = v[1] - v[0]
+    dnu_d = b_kms[:, None] * 1e5 / (w0 * 1e-8)
+    a = gam / (4 * np.pi * dnu_d)
+    u = v[None, :] / b_kms[:, None]
+    tau = 10.0 ** log_n[:, None] * SIGMA0 * f / (np.sqrt(np.pi) * dnu_d) * wofz(u + 1j * a).real
+    return (1.0 - np.exp(-tau)).sum(axis=1) * dv / C_KMS * w0
+
+
+@lru_cache(maxsize=8)
+def mean_rest_equivalent_width(cfg: ForestConfig = ForestConfig()) -> float:
+    """``<W_r>`` of Ly-alpha averaged over the forest's f(N) and b distributions (A)."""
+    log_n = np.linspace(cfg.log_n_min, cfg.log_n_max, 53)
+    b = np.quantile(draw_b(np.random.default_rng(12345), 20000, cfg), (np.arange(8) + 0.5) / 8)
+    ln, bb = np.meshgrid(log_n, b, indexing="ij")
+    w = rest_equivalent_width(ln.ravel(), bb.ravel()).reshape(ln.shape).mean(axis=1)
+    weight = 10.0 ** ((1.0 - cfg.beta) * log_n)  # dn/dlogN
+    return float(np.trapezoid(w * weight, log_n) / np.trapezoid(weight, log_n))
+
+
+def forest_line_density(z: np.ndarray | float, cfg: ForestConfig = ForestConfig()) -> np.ndarray | float:
+    """Forest lines per unit redshift, calibrated to reproduce ``tau_eff(z)``."""
+    w = mean_rest_equivalent_width(cfg)
+    return tau_eff(z, cfg) * grid.LYA_REST / (w * (1.0 + np.asarray(z)))
+
+
+def _draw_poisson_z(rng: np.random.Generator, z_lo: float, z_hi: float, norm: float, slope: float) -> np.ndarray:
+    """Poisson redshifts with density ``norm (1 + z)^slope`` on [z_lo, z_hi]."""
+    if z_hi <= z_lo:
+        return np.empty(0)
+    k = slope + 1.0
+    c_lo, c_hi = (1 + z_lo) ** k, (1 + z_hi) ** k
+    n = rng.poisson(norm * (c_hi - c_lo) / k)
+    return (c_lo + rng.random(n) * (c_hi - c_lo)) ** (1.0 / k) - 1.0
+
+
+def draw_forest(rng: np.random.Generator, z_lo: float, z_hi: float, cfg: ForestConfig = ForestConfig()):
+    """Forest absorbers between ``z_lo`` and ``z_hi``.
+
+    Returns
+    -------
+    z, log_n, b : ndarray
+    """
+    norm = cfg.tau_eff_norm * grid.LYA_REST / mean_rest_equivalent_width(cfg)
+    z = _draw_poisson_z(rng, z_lo, z_hi, norm, cfg.tau_eff_slope - 1.0)
+    log_n = _draw_power_law_log_n(rng, z.size, cfg.log_n_min, cfg.log_n_max, cfg.beta)
+    return z, log_n, draw_b(rng, z.size, cfg)
+
+
+def draw_thick_absorbers(rng: np.random.Generator, z_lo: float, z_hi: float, cfg: ForestConfig = ForestConfig()):
+    """Lyman-limit systems and sub-DLAs (17.2 <= log N < 20.3) at their natural incidence."""
+    norm = cfg.lls_incidence_z3 / 4.0**cfg.lls_incidence_slope
+    z = _draw_poisson_z(rng, z_lo, z_hi, norm, cfg.lls_incidence_slope)
+    log_n = _draw_power_law_log_n(rng, z.size, cfg.log_n_max, cfg.lls_log_n_max, cfg.lls_beta)
+    return z, log_n, draw_b(rng, z.size, cfg)
+
+
+def forest_tau(
+    loglam: np.ndarray,
+    z: np.ndarray,
+    log_n: np.ndarray,
+    b_kms: np.ndarray,
+    n_series: int = 5,
+    u_half_width: float = 6.0,
+) -> np.ndarray:
+    """Optical depth of many optically thin-ish lines on a uniform log-lambda grid.
+
+    Each line is evaluated only within ``u_half_width`` Doppler widths of its centre
+    (``exp(-u^2)`` core); lines with log N >= 15 also get their Lorentzian wings over
+    a wider stretch.  All lines are summed with one ``np.bincount``.
+
+    Parameters
+    ----------
+    loglam : ndarray
+        Uniformly spaced log10 observed wavelengths (e.g. :func:`dla_cnn.physics.voigt.fine_grid`).
+    z, log_n, b_kms : ndarray
+        Line redshifts, log10 column densities and Doppler parameters (km/s).
+    """
+    n = loglam.size
+    tau = np.zeros(n)
+    if z.size == 0 or n < 2:
+        return tau
+    step = loglam[1] - loglam[0]
+    dv = C_KMS * np.log(10.0) * step
+    series = lyman_series(n_series)
+    column = 10.0**log_n
+    for w0, f, gam in zip(series.wrest, series.f, series.gamma):
+        pos = (np.log10(w0 * (1.0 + z)) - loglam[0]) / step
+        b_cms = b_kms * 1e5
+        tau0 = column * SIGMA0 * f * (w0 * 1e-8) / (np.sqrt(np.pi) * b_cms)
+        half = int(np.ceil(u_half_width * b_kms.max() / dv)) + 1
+        keep = (pos > -half) & (pos < n + half) & (tau0 > 1e-5)
+        if not keep.any():
+            continue
+        p, t0, bk = pos[keep], tau0[keep], b_kms[keep]
+        centre = np.rint(p).astype(np.int64)
+        offs = np.arange(-half, half + 1)
+        idx = centre[:, None] + offs[None, :]
+        u = (idx - p[:, None]) * dv / bk[:, None]
+        prof = t0[:, None] * np.exp(-u * u)
+        strong = t0 > 1e3  # log N >~ 16: add damping wings over a wider range
+        if strong.any():
+            a = gam * (w0 * 1e-8) / (4 * np.pi * bk[strong] * 1e5)
+            wide = np.arange(-40 * half, 40 * half + 1)
+            idx_w = centre[strong][:, None] + wide[None, :]
+            u_w = (idx_w - p[strong][:, None]) * dv / bk[strong][:, None]
+            with np.errstate(divide="ignore"):
+                wing = t0[strong][:, None] * a[:, None] / np.sqrt(np.pi) / (u_w * u_w)
+            wing[np.abs(u_w) <= u_half_width] = 0.0  # the core is handled by the full profile
+            ok_w = (idx_w >= 0) & (idx_w < n)
+            tau += np.bincount(idx_w[ok_w], weights=wing[ok_w], minlength=n)
+        ok = (idx >= 0) & (idx < n)
+        tau += np.bincount(idx[ok], weights=prof[ok], minlength=n)
+    return tau

@@ -1,0 +1,234 @@
+"""The built-in sightline simulator: realistic BOSS-like quasar spectra with known truth.
+
+A simulated spectrum is built in two stages so the injector can reuse it:
+
+1. :func:`simulate_host` -- the noiseless parts: quasar continuum (:mod:`.quasar`),
+   optical depth of the forest and of natural Lyman-limit systems / sub-DLAs
+   (:mod:`.forest`) on a sub-pixel grid.
+2. :meth:`SimulatedHost.realise` -- add any extra absorbers, convolve with the LSF,
+   average into SDSS pixels and draw BOSS-like noise (:mod:`.noise`).
+
+Caveats
+-------
+* Natural DLAs appear only if ``dla_rate > 0``; hosts for training sets are DLA-free.
+* The quasar redshift is exact (no redshift error is simulated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dla_cnn import grid
+from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
+from dla_cnn.sightline import Sightline
+from dla_cnn.simulate.forest import ForestConfig, draw_forest, draw_thick_absorbers, forest_tau
+from dla_cnn.simulate.noise import NoiseConfig, draw_snr, mask_runs, noise_sigma
+from dla_cnn.simulate.quasar import QuasarConfig, quasar_continuum
+
+SURVEY_RANGES = {"boss": (3600.0, 10400.0), "sdss": (3800.0, 9200.0)}
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything that defines a simulated sightline population."""
+
+    survey: str = "boss"
+    z_qso_min: float = 2.0
+    z_qso_max: float = 5.0
+    z_qso_distribution: str = "boss"
+    """``boss``: peaked near 2.3-2.6 with a tail to 5; ``uniform``."""
+    oversample: int = 5
+    lsf_sigma_pix: tuple[float, float] = (0.9, 1.2)
+    natural_thick_absorbers: bool = True
+    forest: ForestConfig = field(default_factory=ForestConfig)
+    quasar: QuasarConfig = field(default_factory=QuasarConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    @property
+    def lambda_range(self) -> tuple[float, float]:
+        return SURVEY_RANGES[self.survey]
+
+
+def draw_z_qso(rng: np.random.Generator, n: int, cfg: SimulatorConfig = SimulatorConfig()) -> np.ndarray:
+    """Quasar redshifts; ``boss`` is a gamma-like shape with its mode near 2.35."""
+    if cfg.z_qso_distribution == "uniform":
+        return rng.uniform(cfg.z_qso_min, cfg.z_qso_max, n)
+    out = np.empty(0)
+    while out.size < n:
+        z = 2.0 + rng.gamma(2.0, 0.35, 2 * n)
+        out = np.concatenate([out, z[(z >= cfg.z_qso_min) & (z <= cfg.z_qso_max)]])
+    return out[:n]
+
+
+def draw_dla_log_nhi(rng: np.random.Generator, n: int, lo: float = 20.3, hi: float = 22.5) -> np.ndarray:
+    """log N_HI from the DLA f(N) gamma function (alpha = -1.8, log N_gamma = 21.48)."""
+    x = np.linspace(lo, hi, 2001)
+    n_col = 10.0 ** (x - 21.48)
+    pdf = n_col ** (-1.8) * np.exp(-n_col) * n_col  # per dex
+    cdf = np.cumsum(pdf)
+    cdf /= cdf[-1]
+    return np.interp(rng.random(n), cdf, x)
+
+
+@dataclass
+class SimulatedHost:
+    """Noiseless parts of one simulated sightline on pixels ``start_index .. +npix``."""
+
+    z_qso: float
+    start_index: int
+    npix: int
+    continuum: np.ndarray
+    tau_fine: np.ndarray
+    absorbers: np.ndarray
+    """Optically thick absorbers already in ``tau_fine``: (n, 3) of z, log N, b."""
+    snr: float
+    lsf_sigma_pix: float
+    cfg: SimulatorConfig
+
+    @property
+    def wave(self) -> np.ndarray:
+        return 10.0 ** ((self.start_index + np.arange(self.npix)) * grid.DLOGLAM)
+
+    def norm_level(self) -> float:
+        """Noiseless continuum level at 1450 A rest."""
+        w = self.wave
+        return float(np.interp(1450.0 * (1 + self.z_qso), w, self.continuum))
+
+    def absorber_tau(self, z: np.ndarray, log_n: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Optical depth of extra absorbers on this host's sub-pixel grid."""
+        if len(z) == 0:
+            return np.zeros_like(self.tau_fine)
+        wave_f = 10.0 ** fine_grid(self.start_index, self.npix, self.cfg.oversample)
+        return voigt_tau(wave_f, log_n, z, b)
+
+    def realise(
+        self, rng: np.random.Generator, extra_tau: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Observed spectrum: LSF-convolved, pixel-averaged, with noise.
+
+        Returns
+        -------
+        flux, ivar, mask, model : ndarray
+            ``model`` is the noiseless flux; ``mask`` marks pixels outside the survey's
+            wavelength range and masked runs (their ivar is 0).
+        """
+        tau = self.tau_fine if extra_tau is None else self.tau_fine + extra_tau
+        trans = apply_lsf(np.exp(-tau), self.cfg.oversample, self.lsf_sigma_pix)
+        model = self.continuum * trans
+        wave = self.wave
+        level = self.norm_level()
+        sigma = noise_sigma(wave, model, level, self.snr, rng, 1450.0 * (1 + self.z_qso), self.cfg.noise)
+        flux = model + sigma * rng.standard_normal(self.npix)
+        lo, hi = self.cfg.lambda_range
+        mask = mask_runs(rng, self.npix, self.cfg.noise) | (wave < lo) | (wave > hi)
+        ivar = np.where(mask, 0.0, 1.0 / sigma**2)
+        return flux, ivar, mask, model
+
+
+def simulate_host(
+    rng: np.random.Generator,
+    z_qso: float,
+    cfg: SimulatorConfig = SimulatorConfig(),
+    start_index: int | None = None,
+    npix: int | None = None,
+    snr: float | None = None,
+) -> SimulatedHost:
+    """Draw the noiseless parts of a DLA-free sightline.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    z_qso : float
+    cfg : SimulatorConfig
+    start_index, npix : int, optional
+        Pixel range; default the survey's whole wavelength range.
+    snr : float, optional
+        Target S/N at 1450 A rest (default drawn from ``cfg.noise``).
+    """
+    lo, hi = cfg.lambda_range
+    if start_index is None:
+        start_index = grid.loglam_to_index(np.log10(lo))
+    if npix is None:
+        npix = grid.loglam_to_index(np.log10(hi)) - start_index + 1
+    wave = 10.0 ** ((start_index + np.arange(npix)) * grid.DLOGLAM)
+    loglam_f = fine_grid(start_index, npix, cfg.oversample)
+    continuum = quasar_continuum(wave, z_qso, rng, cfg.quasar)
+    z_lo = max(wave[0] / grid.LYA_REST - 1.0, 0.0)
+    fz, fn, fb = draw_forest(rng, z_lo, z_qso, cfg.forest)
+    tau = forest_tau(loglam_f, fz, fn, fb, cfg.forest.n_series)
+    absorbers = np.empty((0, 3))
+    if cfg.natural_thick_absorbers:
+        # optically thick systems matter where their Lyman series or limit falls on the grid
+        z_lo_thick = max(wave[0] / grid.LYA_REST - 1.0, 0.0)
+        tz, tn, tb = draw_thick_absorbers(rng, z_lo_thick, z_qso, cfg.forest)
+        if tz.size:
+            tau = tau + voigt_tau(10.0**loglam_f, tn, tz, tb)
+            absorbers = np.column_stack([tz, tn, tb])
+    snr_v = float(draw_snr(rng, 1, cfg.noise)[0]) if snr is None else float(snr)
+    lsf = float(rng.uniform(*cfg.lsf_sigma_pix))
+    return SimulatedHost(z_qso, int(start_index), int(npix), continuum, tau, absorbers, snr_v, lsf, cfg)
+
+
+def boss_ids(index: int, seed: int) -> tuple[int, int, int]:
+    """Fake but well-formed BOSS (plate, mjd, fiber) for simulated sightline ``index``."""
+    plate = 10000 + (seed % 1000) * 10 + index // 1000
+    return plate, 60000 + seed % 1000, index % 1000 + 1
+
+
+def simulate_sightline(
+    rng: np.random.Generator,
+    index: int = 0,
+    seed: int = 0,
+    cfg: SimulatorConfig = SimulatorConfig(),
+    z_qso: float | None = None,
+    dla_rate: float = 0.0,
+) -> tuple[Sightline, list[dict]]:
+    """One complete simulated BOSS sightline and its truth.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    index, seed : int
+        Used for the fake PLATE-MJD-FIBER identifiers.
+    cfg : SimulatorConfig
+    z_qso : float, optional
+        Quasar redshift (default drawn from the BOSS-like distribution).
+    dla_rate : float
+        Expected DLAs per unit redshift of searched path (0 = DLA-free), log N_HI from
+        the DLA f(N).
+
+    Returns
+    -------
+    sightline : Sightline
+    truth : list of dict
+        Every absorber with log N_HI >= 19.0: sightline_id, z_abs, log_nhi, b, kind.
+    """
+    zq = float(draw_z_qso(rng, 1, cfg)[0]) if z_qso is None else float(z_qso)
+    host = simulate_host(rng, zq, cfg)
+    plate, mjd, fiber = boss_ids(index, seed)
+    sid = f"{plate}-{mjd}-{fiber:04d}"
+    extra = None
+    dlas = np.empty((0, 3))
+    if dla_rate > 0:
+        z_min, z_max = grid.search_z_range(zq, cfg.lambda_range[0])
+        if z_max > z_min:
+            n = rng.poisson(dla_rate * (z_max - z_min))
+            if n:
+                dlas = np.column_stack([rng.uniform(z_min, z_max, n), draw_dla_log_nhi(rng, n), rng.uniform(20, 40, n)])
+                extra = host.absorber_tau(dlas[:, 0], dlas[:, 1], dlas[:, 2])
+    flux, ivar, mask, _model = host.realise(rng, extra)
+    sl = Sightline(
+        sightline_id=sid, z_qso=zq, start_index=host.start_index, flux=flux, ivar=ivar, mask=mask,
+        ra=float(rng.uniform(0, 360)), dec=float(np.degrees(np.arcsin(rng.uniform(-0.3, 1.0)))),
+        plate=plate, mjd=mjd, fiber=fiber,
+        provenance={"source": "simulator", "seed": seed, "index": index, "snr_target": host.snr},
+    )
+    truth = []
+    for kind, arr in (("natural", host.absorbers), ("dla", dlas)):
+        for z, ln, b in arr:
+            if ln >= 19.0:
+                truth.append({"sightline_id": sid, "z_qso": zq, "z_abs": float(z), "log_nhi": float(ln),
+                              "b": float(b), "snr": host.snr, "kind": kind})
+    return sl, truth
