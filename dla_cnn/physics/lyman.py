@@ -33,7 +33,6 @@ class LymanSeries:
         return LymanSeries(self.wrest[:n], self.f[:n], self.gamma[:n])
 
 
-@lru_cache(maxsize=4)
 def lyman_series(n_lines: int | None = None) -> LymanSeries:
     """The H I Lyman series from linetools, strongest (Ly-alpha) first.
 
@@ -42,6 +41,12 @@ def lyman_series(n_lines: int | None = None) -> LymanSeries:
     n_lines : int, optional
         Keep only the first ``n_lines`` transitions (all ~30 by default).
     """
+    series = _full_series()
+    return series.head(n_lines) if n_lines else series
+
+
+@lru_cache(maxsize=1)
+def _full_series() -> LymanSeries:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         from linetools.lists.linelist import LineList
@@ -52,5 +57,4 @@ def lyman_series(n_lines: int | None = None) -> LymanSeries:
     f = np.asarray(data["f"], dtype=float)[order]
     gamma = np.asarray(data["gamma"], dtype=float)[order]
     keep = f > 0
-    series = LymanSeries(wrest[keep], f[keep], gamma[keep])
-    return series.head(n_lines) if n_lines else series
+    return LymanSeries(wrest[keep], f[keep], gamma[keep])

@@ -48,13 +48,15 @@ def voigt_profile_h(a: np.ndarray | float, u: np.ndarray) -> np.ndarray:
     Exact (``scipy.special.wofz``) for ``|u| < 25``, Lorentzian asymptote beyond.
     """
     u = np.asarray(u, dtype=float)
-    a_arr = np.broadcast_to(np.asarray(a, dtype=float), u.shape)
     out = np.empty_like(u)
     core = np.abs(u) < U_EXACT
-    out[core] = wofz(u[core] + 1j * a_arr[core]).real
+    scalar_a = np.ndim(a) == 0
+    a_core = a if scalar_a else np.broadcast_to(a, u.shape)[core]
+    a_wing = a if scalar_a else np.broadcast_to(a, u.shape)[~core]
+    out[core] = wofz(u[core] + 1j * a_core).real
     uw = u[~core]
     inv_u2 = 1.0 / (uw * uw)
-    out[~core] = a_arr[~core] / np.sqrt(np.pi) * inv_u2 * (1.0 + 1.5 * inv_u2)
+    out[~core] = a_wing / np.sqrt(np.pi) * inv_u2 * (1.0 + 1.5 * inv_u2)
     return out
 
 

@@ -30,6 +30,8 @@ from dla_cnn.physics.lyman import lyman_series
 from dla_cnn.physics.voigt import SIGMA0
 
 C_KMS = grid.C_KMS
+TAU0_MIN = 1e-3
+NARROW_B_KMS = 30.0
 
 
 @dataclass(frozen=True)
@@ -170,27 +172,38 @@ def forest_tau(
         pos = (np.log10(w0 * (1.0 + z)) - loglam[0]) / step
         b_cms = b_kms * 1e5
         tau0 = column * SIGMA0 * f * (w0 * 1e-8) / (np.sqrt(np.pi) * b_cms)
-        half = int(np.ceil(u_half_width * b_kms.max() / dv)) + 1
-        keep = (pos > -half) & (pos < n + half) & (tau0 > 1e-5)
+        keep = (pos > -n) & (pos < 2 * n) & (tau0 > TAU0_MIN)
         if not keep.any():
             continue
-        p, t0, bk = pos[keep], tau0[keep], b_kms[keep]
-        centre = np.rint(p).astype(np.int64)
-        offs = np.arange(-half, half + 1)
-        idx = centre[:, None] + offs[None, :]
-        u = (idx - p[:, None]) * dv / bk[:, None]
-        prof = t0[:, None] * np.exp(-u * u)
-        strong = t0 > 1e3  # log N >~ 16: add damping wings over a wider range
-        if strong.any():
-            a = gam * (w0 * 1e-8) / (4 * np.pi * bk[strong] * 1e5)
-            wide = np.arange(-40 * half, 40 * half + 1)
-            idx_w = centre[strong][:, None] + wide[None, :]
-            u_w = (idx_w - p[strong][:, None]) * dv / bk[strong][:, None]
-            with np.errstate(divide="ignore"):
-                wing = t0[strong][:, None] * a[:, None] / np.sqrt(np.pi) / (u_w * u_w)
-            wing[np.abs(u_w) <= u_half_width] = 0.0  # the core is handled by the full profile
-            ok_w = (idx_w >= 0) & (idx_w < n)
-            tau += np.bincount(idx_w[ok_w], weights=wing[ok_w], minlength=n)
-        ok = (idx >= 0) & (idx < n)
-        tau += np.bincount(idx[ok], weights=prof[ok], minlength=n)
+        for narrow in (True, False):  # two groups so narrow lines get short stencils
+            sel = keep & ((b_kms <= NARROW_B_KMS) if narrow else (b_kms > NARROW_B_KMS))
+            if sel.any():
+                tau += _line_group_tau(n, dv, pos[sel], tau0[sel], b_kms[sel], gam, w0, u_half_width)
+    return tau
+
+
+def _line_group_tau(
+    n: int, dv: float, p: np.ndarray, t0: np.ndarray, bk: np.ndarray, gam: float, w0: float, u_half_width: float
+) -> np.ndarray:
+    """Summed optical depth of one transition for a group of lines (see :func:`forest_tau`)."""
+    tau = np.zeros(n)
+    half = int(np.ceil(u_half_width * bk.max() / dv)) + 1
+    centre = np.rint(p).astype(np.int64)
+    offs = np.arange(-half, half + 1)
+    idx = centre[:, None] + offs[None, :]
+    u = (idx - p[:, None]) * dv / bk[:, None]
+    prof = t0[:, None] * np.exp(-u * u)
+    strong = t0 > 1e3  # log N >~ 16: add damping wings over a wider range
+    if strong.any():
+        a = gam * (w0 * 1e-8) / (4 * np.pi * bk[strong] * 1e5)
+        wide = np.arange(-40 * half, 40 * half + 1)
+        idx_w = centre[strong][:, None] + wide[None, :]
+        u_w = (idx_w - p[strong][:, None]) * dv / bk[strong][:, None]
+        with np.errstate(divide="ignore"):
+            wing = t0[strong][:, None] * a[:, None] / np.sqrt(np.pi) / (u_w * u_w)
+        wing[np.abs(u_w) <= u_half_width] = 0.0  # the core is handled by the full profile
+        ok_w = (idx_w >= 0) & (idx_w < n)
+        tau += np.bincount(idx_w[ok_w], weights=wing[ok_w], minlength=n)
+    ok = (idx >= 0) & (idx < n)
+    tau += np.bincount(idx[ok], weights=prof[ok], minlength=n)
     return tau
