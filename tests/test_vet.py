@@ -1,0 +1,296 @@
+"""Tests of dla_cnn.vet on crafted catalogs whose metrics are known by construction."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from dla_cnn import catalog, vet
+from dla_cnn.exceptions import ConfigError
+
+# Twelve ok sightlines, one error sightline.
+IDS = [f"7001-57001-{f:04d}" for f in range(1, 13)]
+ERR_ID = "7001-57001-0100"
+SNR = [3.0] * 5 + [10.0] * 5 + [1.0] * 2
+Z_TRUE = np.linspace(2.2, 3.3, 10)
+LOGN_TRUE = np.array([20.4] * 5 + [21.2] * 5)
+DZ = np.array([0.001, -0.002, 0.003, 0.0, 0.001, -0.001, 0.002, 0.004, -0.003, 0.0])
+DLOGN = np.array([0.1, -0.05, 0.05, 0.0, 0.2, -0.05, 0.1, 0.0, -0.2, -1.1])  # last: recovered as SUBDLA
+CONF = np.array([0.99, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55])
+FP_CONF = [0.97, 0.3]
+
+
+def _crafted():
+    """10 true DLAs on sightlines 1-10: 9 found as DLA, 1 as SUBDLA; 2 false positives on
+    sightlines 11-12 (11 also holds a missed true sub-DLA); one LYB; one error sightline
+    with a true DLA and a detection (both excluded); one true DLA on a sightline that is
+    not in the catalog."""
+    truth_rows = [
+        {"sightline_id": IDS[i], "z_abs": Z_TRUE[i], "log_nhi": LOGN_TRUE[i], "b": 30.0} for i in range(10)
+    ]
+    truth_rows += [
+        {"sightline_id": IDS[10], "z_abs": 2.05, "log_nhi": 19.7, "b": 25.0},
+        {"sightline_id": ERR_ID, "z_abs": 2.5, "log_nhi": 20.8, "b": 30.0},
+        {"sightline_id": "9999-59999-0001", "z_abs": 2.5, "log_nhi": 20.8, "b": 30.0},
+    ]
+    truth = Table(rows=truth_rows)
+    truth["b"].unit = "km / s"
+
+    det = [
+        {"sightline_id": IDS[i], "z_abs": Z_TRUE[i] + DZ[i], "log_nhi": LOGN_TRUE[i] + DLOGN[i],
+         "confidence": CONF[i]}
+        for i in range(10)
+    ]
+    det += [
+        {"sightline_id": IDS[10], "z_abs": 2.6, "log_nhi": 20.5, "confidence": FP_CONF[0]},
+        {"sightline_id": IDS[11], "z_abs": 2.9, "log_nhi": 20.9, "confidence": FP_CONF[1]},
+        {"sightline_id": IDS[0], "z_abs": Z_TRUE[0] - 0.002, "log_nhi": 20.0, "type": "LYB", "confidence": 0.9},
+        {"sightline_id": ERR_ID, "z_abs": 2.5, "log_nhi": 20.8, "confidence": 0.9},
+    ]
+    absorbers = catalog.absorber_table(det)
+    sl = [{"sightline_id": IDS[i], "snr": SNR[i], "z_min": 2.0, "z_max": 3.5, "status": "ok"} for i in range(12)]
+    sl.append({"sightline_id": ERR_ID, "snr": 20.0, "status": "error", "message": "bad file"})
+    return absorbers, catalog.sightline_table(sl), truth
+
+
+@pytest.fixture(scope="module")
+def report():
+    a, s, t = _crafted()
+    return vet.vet(a, s, t)
+
+
+# --------------------------------------------------------------------------- headline metrics
+def test_counts_and_exclusions(report):
+    assert report.n_sightlines == 13 and report.n_sightlines_ok == 12 and report.n_sightlines_not_ok == 1
+    assert report.n_truth == 11 and report.n_true_dla == 10 and report.n_true_subdla == 1
+    assert report.n_truth_not_ok == 1 and report.n_truth_not_in_catalog == 1 and report.n_truth_excluded == 2
+    assert report.n_detections == 12 and report.n_detections_not_ok == 1 and report.n_lyb == 1
+    assert report.n_pred_dla == 11 and report.n_pred_subdla == 1
+
+
+def test_completeness_purity_false_positives(report):
+    assert report.completeness_dla == pytest.approx(0.9)
+    assert report.completeness_any == pytest.approx(1.0)
+    assert report.purity == pytest.approx(9 / 11)
+    assert report.n_false_positive == 2
+    assert report.fp_per_sightline == pytest.approx(2 / 12)
+    assert report.lyb_per_sightline == pytest.approx(1 / 12)
+    assert report.n_unmatched == 2
+
+
+def test_residual_bias_and_scatter(report):
+    dz, dn = DZ, DLOGN
+    assert report.dz_mean == pytest.approx(dz.mean(), abs=1e-12)
+    assert report.dz_median == pytest.approx(np.median(dz), abs=1e-12)
+    assert report.dz_std == pytest.approx(dz.std(), abs=1e-12)
+    assert report.dz_mad_std == pytest.approx(1.4826 * np.median(np.abs(dz - np.median(dz))), abs=1e-12)
+    assert report.dlogn_mean == pytest.approx(dn.mean(), abs=1e-12)
+    assert report.dlogn_median == pytest.approx(np.median(dn), abs=1e-12)
+    assert report.dlogn_std == pytest.approx(dn.std(), abs=1e-12)
+    assert report.dlogn_mad_std == pytest.approx(1.4826 * np.median(np.abs(dn - np.median(dn))), abs=1e-12)
+    # by construction: median dz = 0.0005, MAD = 0.0015
+    assert report.dz_median == pytest.approx(0.0005) and report.dz_mad_std == pytest.approx(1.4826 * 0.0015)
+    assert len(report.matches) == 10
+
+
+def test_confusion_matrix(report):
+    np.testing.assert_array_equal(report.confusion, [[9, 1, 0], [0, 0, 1], [2, 0, 0]])
+
+
+def test_confidence_threshold(report):
+    # 99% of 10 true DLAs -> all 10 must pass: the lowest matched confidence
+    assert report.threshold == pytest.approx(0.55)
+    assert report.completeness_at_threshold == pytest.approx(1.0)
+    # predicted DLAs with confidence >= 0.55: the 9 pure ones and the 0.97 false positive
+    assert report.purity_at_threshold == pytest.approx(0.9)
+    a, s, t = _crafted()
+    r90 = vet.vet(a, s, t, target_completeness=0.9)
+    assert r90.threshold == pytest.approx(0.6) and r90.purity_at_threshold == pytest.approx(0.9)
+    curve = report.confidence_curve
+    row = curve[np.isclose(curve["threshold"], 0.8)][0]
+    assert row["completeness_dla"] == pytest.approx(0.5)  # 0.99 .. 0.8
+    assert row["completeness_any"] == pytest.approx(0.5)
+    assert row["purity"] == pytest.approx(5 / 6)
+    assert row["n_pred_dla"] == 6
+    assert curve["completeness_any"][0] == pytest.approx(1.0)
+    assert np.all(np.diff(curve["completeness_any"]) <= 0)
+
+
+def test_unreachable_threshold_is_nan():
+    a, s, t = _crafted()
+    keep = np.ones(len(a), dtype=bool)
+    keep[0] = False  # one true DLA missed altogether: 90% at best
+    r = vet.vet(a[keep], s, t)
+    assert r.completeness_any == pytest.approx(0.9)
+    assert math.isnan(r.threshold) and math.isnan(r.purity_at_threshold)
+
+
+# --------------------------------------------------------------------------- binned
+def test_binned_by_snr(report):
+    b = report.by_snr
+    assert list(b["lo"]) == [0, 2, 4, 7, 12] and math.isinf(b["hi"][-1])
+    low, mid, high = b[0], b[1], b[3]
+    assert (low["n_true"], low["n_sightlines"], low["n_pred_dla"]) == (0, 2, 2)
+    assert low["purity"] == 0.0 and low["fp_per_sightline"] == pytest.approx(1.0)
+    assert math.isnan(low["completeness_dla"])
+    assert (mid["n_true"], mid["completeness_dla"], mid["completeness_any"], mid["purity"]) == (5, 1.0, 1.0, 1.0)
+    assert (high["n_true"], high["completeness_dla"], high["completeness_any"]) == (5, 0.8, 1.0)
+    assert mid["dz_mean"] == pytest.approx(DZ[:5].mean())
+    assert high["dlogn_median"] == pytest.approx(np.median(DLOGN[5:]))
+    assert b[4]["n_sightlines"] == 0  # the error sightline (S/N 20) does not count
+
+
+def test_binned_by_nhi(report):
+    b = report.by_nhi
+    assert list(b["lo"]) == [19.0, 19.5, 20.3, 20.6, 21.0, 21.5]
+    sub, low, high = b[1], b[2], b[4]
+    assert (sub["n_true"], sub["completeness_any"]) == (1, 0.0)
+    assert (low["n_true"], low["completeness_dla"]) == (5, 1.0)
+    assert (high["n_true"], high["completeness_dla"], high["completeness_any"]) == (5, 0.8, 1.0)
+    assert high["dz_std"] == pytest.approx(DZ[5:].std())
+
+
+# --------------------------------------------------------------------------- output
+def test_summary_and_json(report):
+    table = report.summary_table()
+    values = dict(zip(table["metric"], table["value"]))
+    assert values["completeness (as DLA)"] == pytest.approx(0.9)
+    assert values["purity"] == pytest.approx(9 / 11)
+    d = json.loads(report.to_json())
+    assert d["confusion"]["counts"] == [[9, 1, 0], [0, 0, 1], [2, 0, 0]]
+    assert d["by_snr"][-1]["hi"] == "inf"
+    assert d["by_snr"][0]["completeness_dla"] is None
+    assert d["n_truth_excluded"] == 2
+    assert "matches" not in d and len(report.to_dict(include_matches=True)["matches"]) == 10
+
+
+def test_plots(report, tmp_path):
+    paths = vet.vet_plots(report, tmp_path / "plots")
+    assert len(paths) == 5
+    for p in paths:
+        assert p.suffix == ".png" and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_vet_files(tmp_path):
+    a, s, t = _crafted()
+    catalog.write_catalog(tmp_path / "cat.fits", a, s, {"model_name": "m"})
+    t.write(tmp_path / "truth.ecsv")
+    r = vet.vet_files(tmp_path / "cat.fits", tmp_path / "truth.ecsv")
+    assert r.purity == pytest.approx(9 / 11) and r.n_truth_excluded == 2
+
+
+def test_empty_catalog_gives_nan_not_errors():
+    _, s, t = _crafted()
+    r = vet.vet(catalog.empty_absorber_table(), s, t)
+    assert r.completeness_dla == 0.0 and math.isnan(r.purity) and r.fp_per_sightline == 0.0
+    assert math.isnan(r.dz_mean) and math.isnan(r.threshold)
+
+
+# --------------------------------------------------------------------------- matching
+def test_match_is_greedy_and_one_to_one():
+    truth = Table({"sightline_id": ["7001-57001-0001"] * 2, "z_abs": [2.000, 2.010]})
+    det = Table({"sightline_id": ["7001-57001-0001"] * 2, "z_abs": [2.006, 2.012]})
+    di, ti = vet.match(det, truth)
+    assert list(zip(di, ti)) == [(0, 0), (1, 1)]
+    # one truth, two candidates: the closer one wins, the other stays unmatched
+    di, ti = vet.match(Table({"sightline_id": ["a", "a"], "z_abs": [2.004, 2.001]}),
+                       Table({"sightline_id": ["a"], "z_abs": [2.0]}))
+    assert list(zip(di, ti)) == [(1, 0)]
+
+
+def test_match_window_and_sightlines():
+    truth = Table({"sightline_id": ["7001-57001-0012", "7001-57001-0013", "x"], "z_abs": [2.0, 2.0, 3.0]})
+    det = Table({"sightline_id": ["7001-57001-12", "7001-57001-0013", "x", "y"], "z_abs": [2.0149, 2.0151, 3.0, 3.0]})
+    di, ti = vet.match(det, truth)
+    assert list(zip(di, ti)) == [(0, 0), (2, 2)]
+    di, ti = vet.match(det, truth, dz=0.02)
+    assert list(zip(di, ti)) == [(0, 0), (1, 1), (2, 2)]
+    assert len(vet.match(det[:0], truth)[0]) == 0
+
+
+# --------------------------------------------------------------------------- truth readers
+def test_dlacnn_truth_file(tmp_path):
+    t = Table({"sightline_id": ["7001-57001-12", "7001-57001-0013"], "z_abs": [2.5, 2.7],
+               "log_nhi": [20.5, 19.6], "b": [30.0, 25.0], "z_qso": [3.0, 3.1], "snr": [5.0, 9.0]})
+    t["b"].unit = "km / s"
+    t.write(tmp_path / "truth.ecsv")
+    out = vet.read_truth(tmp_path / "truth.ecsv")
+    assert out.meta["truth_format"] == "dlacnn"
+    assert out.colnames == ["sightline_id", "z_abs", "log_nhi", "z_qso", "snr", "b"]
+    assert list(out["sightline_id"]) == ["7001-57001-0012", "7001-57001-0013"]
+    assert str(out["b"].unit) == "km / s"
+
+
+def test_prochaska_dr5_truth():
+    by_name = Table({"QSO": ["J000150.0-102825", "J001115.2+144601"], "zem": [2.5, 4.9],
+                     "zabs": [2.11, 3.45], "NHI": [20.40, 21.15]})
+    out = vet.normalise_truth(by_name)
+    assert out.meta["truth_format"] == "prochaska_dr5"
+    assert list(out["sightline_id"]) == ["J000150.0-102825", "J001115.2+144601"]
+    assert list(out["z_qso"]) == [2.5, 4.9] and list(out["log_nhi"]) == [20.40, 21.15]
+    by_pmf = Table({"Plate": [266, 7001], "MJD": [51630, 57001], "Fiber": [3, 12], "zem": [2.5, 3.0],
+                    "zabs": [2.11, 2.6], "NHI": [20.4, 20.9]})
+    out = vet.normalise_truth(by_pmf)
+    assert out.meta["truth_format"] == "prochaska_dr5"
+    assert list(out["sightline_id"]) == ["0266-51630-0003", "7001-57001-0012"]
+
+
+@pytest.mark.parametrize("nhi_name", ["LOG.NHI", "log_NHI"])
+def test_noterdaeme_truth(tmp_path, nhi_name):
+    t = Table({"PLATE": [7001, 7002], "MJD": [57001, 57002], "FIBER": [12, 900], "Z_QSO": [3.0, 2.8],
+               "Z_ABS": [2.6, 2.3], nhi_name: [20.5, 21.0]})
+    t.write(tmp_path / "n.fits")
+    out = vet.read_truth(tmp_path / "n.fits")
+    assert out.meta["truth_format"] == "noterdaeme"
+    assert list(out["sightline_id"]) == ["7001-57001-0012", "7002-57002-0900"]
+    assert list(out["log_nhi"]) == [20.5, 21.0] and list(out["z_qso"]) == [3.0, 2.8]
+
+
+def test_gp_truth_vector_columns():
+    t = Table({
+        "plates": [7001, 7001, 7002],
+        "mjds": [57001, 57001, 57002],
+        "fiber_ids": [1, 2, 3],
+        "z_qsos": [3.0, 3.2, 2.9],
+        "snrs": [4.0, 6.0, 8.0],
+        "p_dlas": [0.9, 0.4, 0.51],
+        "z_dlas": [[2.5, 2.7], [2.4, np.nan], [2.3, np.nan]],
+        "log_nhis": [[20.5, 21.0], [20.4, np.nan], [20.6, np.nan]],
+    })
+    out = vet.normalise_truth(t)
+    assert out.meta["truth_format"] == "gp"
+    assert list(out["sightline_id"]) == ["7001-57001-0001", "7001-57001-0001", "7002-57002-0003"]
+    assert list(out["z_abs"]) == [2.5, 2.7, 2.3] and list(out["snr"]) == [4.0, 4.0, 8.0]
+    everything = vet.normalise_truth(t, min_confidence=-np.inf)
+    assert len(everything) == 4
+    per_dla = Table({"plate": [7001], "mjd": [57001], "fiber_id": [1], "dla_confidences": [[0.95, 0.2]],
+                     "z_dlas": [[2.5, 2.7]], "log_nhis": [[20.5, 21.0]]})
+    out = vet.normalise_truth(per_dla)
+    assert list(out["z_abs"]) == [2.5] and list(out["confidence"]) == [0.95]
+
+
+def test_parks_truth():
+    t = Table({"plate": [7001, 7001, 7002], "mjd": [57001, 57001, 57002], "fiber": [5, 5, 6],
+               "z_dla": [2.5, 2.2, 2.9], "log_column_density": [20.6, 20.0, 19.8],
+               "dla_confidence": [0.98, 0.9, 0.4], "type": ["DLA", "LYB", "SUBDLA"]})
+    out = vet.normalise_truth(t)
+    assert out.meta["truth_format"] == "parks"
+    assert list(out["z_abs"]) == [2.5, 2.9]  # LYB dropped, no confidence cut by default
+    assert len(vet.normalise_truth(t, min_confidence=0.5)) == 1
+    linear = Table({"PLATE": [7001], "MJD": [57001], "FIBER": [5], "ZABS": [2.5], "NHI": [10**20.5],
+                    "DLA_CONFIDENCE": [0.9]})
+    out = vet.normalise_truth(linear)
+    assert out.meta["truth_format"] == "parks" and out["log_nhi"][0] == pytest.approx(20.5)
+
+
+def test_truth_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        vet.read_truth(tmp_path / "missing.ecsv")
+    with pytest.raises(ConfigError, match="no known format"):
+        vet.normalise_truth(Table({"ra": [1.0], "dec": [2.0]}))
+    with pytest.raises(ConfigError, match="unknown truth format"):
+        vet.normalise_truth(Table({"ra": [1.0]}), kind="sdss")
