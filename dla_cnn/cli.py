@@ -1,0 +1,313 @@
+"""The ``dla-cnn`` command line: a thin layer that parses options and calls the library.
+
+Every command prints one line per problem and exits non-zero on failure, never a
+traceback: run-wide errors (bad options, missing model) stop the command; a bad
+spectrum in a batch becomes a one-line error and the other sightlines go on.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from dla_cnn.exceptions import DlaCnnError, SightlineError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find and measure damped Lyman-alpha absorbers in quasar spectra with a CNN.",
+)
+console = Console(stderr=True)
+out = Console()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """Find and measure damped Lyman-alpha absorbers in quasar spectra with a CNN."""
+    if version:
+        from dla_cnn import __version__
+
+        out.print(f"dla-cnn {__version__}")
+        raise typer.Exit(0)
+
+
+def _command_line() -> str:
+    return "dla-cnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _fail(err: Exception, code: int = 1) -> None:
+    console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, transient=False, disable=not console.is_terminal and os.environ.get("DLA_CNN_PROGRESS") != "1",
+    )
+
+
+# --------------------------------------------------------------------------- build-training
+@app.command("build-training")
+def build_training(
+    out_path: Path = typer.Option(Path("training_sets/default.h5"), "--out", help="Output HDF5 file."),
+    n_sightlines: int = typer.Option(1000, "--n-sightlines", "-n", help="Number of sightlines."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, identical file)."),
+    source: str = typer.Option("simulator", "--source", help="'simulator', or a directory / quasar table of DLA-free spectra."),
+    quasar_catalog: Optional[Path] = typer.Option(None, "--quasar-catalog", help="Quasar catalog giving z_qso for real hosts."),
+    exclude: Optional[Path] = typer.Option(None, "--exclude", help="Catalog of known absorbers; their sightlines are not hosts."),
+    workers: int = typer.Option(1, "--workers", "-j", help="Processes (the output does not depend on it)."),
+    log_nhi_min: float = typer.Option(19.3, help="Lowest injected log N_HI."),
+    log_nhi_max: float = typer.Option(22.5, help="Highest injected log N_HI."),
+    p_none: float = typer.Option(0.2, help="Share of sightlines with no injected absorber."),
+) -> None:
+    """Inject synthetic absorbers into DLA-free sightlines and write a labelled training set."""
+    import time
+
+    from dla_cnn.training import BuildConfig, build_training_set, collect_hosts
+    from dla_cnn.training.inject import InjectionConfig
+
+    try:
+        cfg = BuildConfig(n_sightlines=n_sightlines, seed=seed, source=source,
+                          injection=InjectionConfig(log_nhi_min=log_nhi_min, log_nhi_max=log_nhi_max, p_none=p_none))
+        hosts = None
+        if source != "simulator":
+            if not Path(source).exists():
+                raise typer.BadParameter(f"{source}: no such file or directory", param_hint="--source")
+            hosts, problems = collect_hosts(source, quasar_catalog, exclude)
+            for p in problems:
+                console.print(f"[yellow]skipped:[/yellow] {p}", highlight=False, soft_wrap=True)
+            console.print(f"{len(hosts)} host sightlines from {source}")
+        t0 = time.perf_counter()
+        with _progress() as prog:
+            task = prog.add_task("build-training", total=n_sightlines, rate="")
+
+            def step(done: int) -> None:
+                rate = done / max(time.perf_counter() - t0, 1e-9)
+                prog.update(task, completed=done, rate=f"{rate:.0f} sightlines/s")
+
+            path = build_training_set(out_path, cfg, workers=workers, hosts=hosts, progress=step, command=_command_line())
+        dt = time.perf_counter() - t0
+        out.print(f"wrote {path} ({n_sightlines} sightlines, {n_sightlines / dt:.0f}/s, {path.stat().st_size / 1e6:.1f} MB)")
+    except DlaCnnError as err:
+        _fail(err)
+
+
+# --------------------------------------------------------------------------- simulate
+@app.command()
+def simulate(
+    n: int = typer.Argument(..., help="Number of sightlines."),
+    out_dir: Path = typer.Option(..., "--out", help="Output directory for spec-*.fits files and truth.ecsv."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    dla_rate: float = typer.Option(0.0, "--dla-rate", help="Injected DLAs per unit redshift of searched path (0: DLA-free)."),
+    snr: str = typer.Option("boss", "--snr", help="S/N distribution: 'boss' (peaked near 4) or 'loguniform' (1-30)."),
+) -> None:
+    """Write N simulated BOSS sightlines (spec-PLATE-MJD-FIBER.fits) plus a truth table."""
+    from dla_cnn.simulate.export import simulate_to_directory
+
+    try:
+        with _progress() as prog:
+            task = prog.add_task("simulate", total=n, rate="")
+            res = simulate_to_directory(out_dir, n, seed=seed, dla_rate=dla_rate, snr_distribution=snr,
+                                        progress=lambda k: prog.update(task, completed=k))
+        out.print(f"wrote {n} spectra to {out_dir} and {res['n_truth']} absorbers (log N_HI >= 19.0) to {res['truth']}")
+    except DlaCnnError as err:
+        _fail(err)
+
+
+# --------------------------------------------------------------------------- scan
+def _print_absorbers(results) -> None:
+    from rich.table import Table as RichTable
+
+    tab = RichTable(title="absorbers found", show_lines=False)
+    for col in ("sightline", "z_qso", "type", "z_abs", "+-", "log N_HI", "+-", "confidence", "S/N"):
+        tab.add_column(col, justify="right")
+    n = 0
+    for r in results:
+        for a in r.absorber_rows():
+            n += 1
+            tab.add_row(a["sightline_id"], f"{a['z_qso']:.3f}", a["type"], f"{a['z_abs']:.4f}", f"{a['z_abs_err']:.4f}",
+                        f"{a['log_nhi']:.2f}", f"{a['log_nhi_err']:.2f}", f"{a['confidence']:.2f}", f"{a['snr']:.1f}")
+    if n:
+        out.print(tab)
+    else:
+        out.print("no absorbers found")
+
+
+@app.command()
+def scan(
+    paths: list[str] = typer.Argument(..., help="Spectrum files, directories or globs."),
+    z_qso: Optional[float] = typer.Option(None, "--z-qso", help="Quasar redshift (overrides the file's)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file (default: the packaged model)."),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="Write the catalog here (FITS; .ecsv for ECSV)."),
+    plot_dir: Optional[Path] = typer.Option(None, "--plot", help="Write one PNG per sightline into this directory."),
+    quasar_catalog: Optional[Path] = typer.Option(None, "--quasar-catalog", help="Quasar catalog supplying z_qso."),
+) -> None:
+    """Find absorbers in one or many spectra and print (and optionally write) the catalog."""
+    from dla_cnn.io import iter_spectra
+    from dla_cnn.scan.pipeline import Scanner
+
+    try:
+        scanner = Scanner(model)
+        results = list(scanner.scan(iter_spectra(paths, z_qso=z_qso, quasar_catalog=quasar_catalog),
+                                    keep_curves=plot_dir is not None))
+    except DlaCnnError as err:
+        _fail(err)
+    _print_absorbers(results)
+    bad = [r for r in results if r.status != "ok"]
+    for r in bad:
+        console.print(f"[red]{r.status}:[/red] {r.row['file'] or r.row['sightline_id']}: {r.row['message']}",
+                      highlight=False, soft_wrap=True)
+    if out_path is not None:
+        from dla_cnn.catalog import absorber_table, sightline_table, write_catalog
+
+        meta = scanner.catalog_meta(_command_line())
+        write_catalog(out_path, absorber_table([a for r in results for a in r.absorber_rows()]),
+                      sightline_table([r.row for r in results]),
+                      {"model_name": meta.pop("model"), "model_sha256": meta.pop("model_sha256"),
+                       "command": meta.pop("command"), "thresholds": meta},
+                      format="ecsv" if str(out_path).endswith(".ecsv") else "fits")
+        out.print(f"wrote {out_path}")
+    if plot_dir is not None:
+        from dla_cnn.plots import plot_sightline
+
+        for r in results:
+            if r.sightline is not None:
+                plot_sightline(r.sightline, Path(plot_dir) / f"{r.row['sightline_id']}.png", r.detections, r.prob, r.votes)
+        out.print(f"plots in {plot_dir}")
+    if not results or len(bad) == len(results):
+        raise typer.Exit(1)
+    if bad:
+        raise typer.Exit(2)
+
+
+# --------------------------------------------------------------------------- catalog
+@app.command()
+def catalog(
+    source: Path = typer.Argument(..., help="Directory of spectra, or a DR12Q-style quasar table (with --spectra-dir)."),
+    out_path: Path = typer.Option(Path("catalogs/catalog.fits"), "--out", help="Output catalog (FITS, or .ecsv)."),
+    spectra_dir: Optional[Path] = typer.Option(None, "--spectra-dir", help="Where the quasar table's spectra are."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file (default: the packaged model)."),
+    workers: int = typer.Option(1, "--workers", "-j", help="Local processes reading spectra."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its checkpoints."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address."),
+    shard_size: int = typer.Option(256, "--shard-size", help="Sightlines per checkpoint."),
+    batch_size: int = typer.Option(128, "--batch-size", help="Sightlines per inference batch."),
+) -> None:
+    """Build a DLA catalog over many sightlines (resumable; local cores or Dask)."""
+    import time
+
+    from dla_cnn.scan.builder import build_catalog
+
+    t0 = time.perf_counter()
+    try:
+        with _progress() as prog:
+            task = prog.add_task("catalog", total=None, rate="")
+
+            def step(done: int, total: int) -> None:
+                rate = done / max(time.perf_counter() - t0, 1e-9)
+                prog.update(task, completed=done, total=total, rate=f"{rate:.0f} sightlines/s")
+
+            res = build_catalog(source, out_path, model, spectra_dir, workers, resume, scheduler, shard_size,
+                                batch_size, progress=step, command=_command_line(),
+                                fmt="ecsv" if str(out_path).endswith(".ecsv") else "fits")
+    except DlaCnnError as err:
+        _fail(err)
+    dt = time.perf_counter() - t0
+    out.print(f"wrote {res['path']}: {res['n_sightlines']} sightlines ({res['n_ok']} ok, {res['n_skipped']} skipped, "
+              f"{res['n_error']} error), {res['n_dla']} DLAs, {res['n_subdla']} sub-DLAs in {dt:.1f} s")
+
+
+# --------------------------------------------------------------------------- vet
+@app.command()
+def vet(
+    catalog_path: Path = typer.Argument(..., help="dla-cnn catalog (FITS or ECSV)."),
+    truth: Path = typer.Argument(..., help="Truth table: dla-cnn truth ECSV or a published DLA catalog."),
+    dz: float = typer.Option(0.015, "--dz", help="Match window |z_det - z_true|."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="Directory for the vetting figures."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
+) -> None:
+    """Completeness, purity, redshift and N_HI accuracy of a catalog against a truth catalog."""
+    from rich.table import Table as RichTable
+
+    from dla_cnn.vet import vet_files, vet_plots
+
+    try:
+        report = vet_files(catalog_path, truth, dz=dz)
+    except (DlaCnnError, OSError, ValueError) as err:
+        _fail(err)
+    tab = RichTable(title=f"vetting {catalog_path.name} against {truth.name}")
+    for col in ("metric", "value", "detail"):
+        tab.add_column(col)
+    for metric, value, detail in report.summary_rows():
+        tab.add_row(metric, f"{value:.4g}" if isinstance(value, float) else str(value), str(detail))
+    out.print(tab)
+    if json_out:
+        json_out.write_text(report.to_json())
+    if plots:
+        for p in vet_plots(report, plots):
+            out.print(f"wrote {p}")
+
+
+# --------------------------------------------------------------------------- plot
+@app.command()
+def plot(
+    spectrum: Optional[Path] = typer.Argument(None, help="A spectrum file to draw."),
+    catalog_path: Optional[Path] = typer.Option(None, "--catalog", help="Catalog whose absorbers to draw (else the model is run)."),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="Draw the summary figure of this catalog."),
+    out_path: Path = typer.Option(Path("dla_cnn_plot.png"), "--out", help="Output PNG."),
+    z_qso: Optional[float] = typer.Option(None, "--z-qso", help="Quasar redshift."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file."),
+) -> None:
+    """Draw a sightline with its absorbers and the model's curves, or a catalog summary."""
+    from dla_cnn import plots
+
+    try:
+        if summary is not None:
+            from dla_cnn.catalog import read_catalog
+
+            absorbers, sightlines, _ = read_catalog(summary)
+            out.print(f"wrote {plots.plot_catalog_summary(absorbers, sightlines, out_path)}")
+            return
+        if spectrum is None:
+            raise typer.BadParameter("give a SPECTRUM or --summary CATALOG")
+        from dla_cnn.io import read_spectrum
+        from dla_cnn.scan.pipeline import Scanner
+
+        sl = read_spectrum(str(spectrum), z_qso=z_qso)[0]
+        scanner = Scanner(model)
+        res = next(iter(scanner.scan([sl], keep_curves=True)))
+        dets = res.detections
+        if catalog_path is not None:
+            from dla_cnn.catalog import read_catalog
+            from dla_cnn.scan.detect import Detection
+
+            absorbers, _, _ = read_catalog(catalog_path)
+            rows = absorbers[absorbers["sightline_id"] == sl.sightline_id]
+            dets = [Detection(np.nan, float(r["z_abs"]), float(r["z_abs_err"]), float(r["log_nhi"]), float(r["log_nhi_err"]),
+                              float(r["confidence"]), str(r["type"]), float(np.asarray(r["lambda_obs"])), np.nan, np.nan,
+                              np.nan, np.nan) for r in rows]
+        out.print(f"wrote {plots.plot_sightline(sl, out_path, dets, res.prob, res.votes)}")
+    except DlaCnnError as err:
+        _fail(err)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

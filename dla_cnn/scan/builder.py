@@ -1,0 +1,259 @@
+"""``dla-cnn catalog``: run the model over many sightlines, resumably, locally or on Dask.
+
+The work list (every spectrum file, or every row of a quasar table) is cut into shards of
+fixed size in a fixed order.  Each finished shard is checkpointed atomically as
+``OUT.parts/shard-NNNNNN.json`` (write to a temp file, then ``os.replace``), so a run killed
+at any moment (even ``kill -9``) resumes with ``--resume`` without losing or duplicating a
+sightline: finished shards are skipped, a shard in flight is redone.  When all shards are
+done they are merged, in order, into the catalog.
+
+Locally, worker processes read and normalise spectra while the main process runs batched
+inference; on Dask (``scheduler=ADDRESS``) each task processes a whole shard with a model
+loaded once per worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from dla_cnn.exceptions import ConfigError, SightlineError
+from dla_cnn.scan.detect import DetectConfig
+from dla_cnn.scan.pipeline import Prepared, Scanner, error_row, prepare
+
+SPECTRUM_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One spectrum to scan: a file and what the user already knows about it."""
+
+    file: str
+    z_qso: float | None = None
+    sightline_id: str | None = None
+    plate: int = -1
+    mjd: int = -1
+    fiber: int = -1
+    ra: float = float("nan")
+    dec: float = float("nan")
+
+
+def boss_path(spectra_dir: Path, plate: int, mjd: int, fiber: int) -> Path:
+    """``PLATE/spec-PLATE-MJD-FIBER.fits`` as BOSS lays it out, or flat if that is how the files are."""
+    name = f"spec-{plate:04d}-{mjd}-{fiber:04d}.fits"
+    nested = spectra_dir / f"{plate:04d}" / name
+    return nested if nested.exists() or not (spectra_dir / name).exists() else spectra_dir / name
+
+
+def enumerate_tasks(source: str | Path, spectra_dir: str | Path | None = None) -> list[Task]:
+    """The work list of a catalog run.
+
+    Parameters
+    ----------
+    source : path
+        A directory of spectra (searched recursively, sorted), a single spectrum, or a
+        DR12Q/DR16Q-style quasar table (plate, mjd, fiber, z, ra, dec) with ``spectra_dir``.
+    spectra_dir : path, optional
+        Where the table's spectra live (BOSS ``PLATE/`` sub-directories or flat).
+    """
+    source = Path(source)
+    if not source.exists():
+        raise ConfigError(f"{source}: no such file or directory")
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and p.name.lower().endswith(SPECTRUM_SUFFIXES))
+        if not files:
+            raise ConfigError(f"{source}: no spectrum files (*.fits, *.fit) found")
+        return [Task(str(p)) for p in files]
+    if spectra_dir is None:
+        return [Task(str(source))]
+    from dla_cnn.io import read_quasar_catalog
+
+    cat = read_quasar_catalog(source)
+    sdir = Path(spectra_dir)
+    tasks = []
+    for r in cat:
+        plate, mjd, fiber = int(r["plate"]), int(r["mjd"]), int(r["fiber"])
+        tasks.append(Task(str(boss_path(sdir, plate, mjd, fiber)), float(r["z_qso"]), str(r["sightline_id"]),
+                          plate, mjd, fiber, float(r["ra"]), float(r["dec"])))
+    return tasks
+
+
+def prepare_task(task: Task) -> list[Prepared]:
+    """Read and normalise the sightline(s) of one task; failures become error rows."""
+    from dla_cnn.io import read_spectrum
+
+    ids = {k: getattr(task, k) for k in ("plate", "mjd", "fiber", "ra", "dec")}
+    if task.z_qso is not None:
+        ids["z_qso"] = task.z_qso
+    try:
+        sightlines = read_spectrum(task.file, z_qso=task.z_qso)
+    except SightlineError as err:
+        return [Prepared(error_row(err, task.sightline_id, **ids))]
+    except Exception as err:  # an unforeseen problem in one file must not stop the run
+        wrapped = SightlineError(task.file, f"unexpected {type(err).__name__}: {err}")
+        return [Prepared(error_row(wrapped, task.sightline_id, **ids))]
+    out = []
+    for sl in sightlines:
+        p = prepare(sl)
+        if task.sightline_id and not p.row["sightline_id"]:
+            p.row["sightline_id"] = task.sightline_id
+        out.append(p)
+    return out
+
+
+def _shard_rows(scanner: Scanner, prepared: list[Prepared]) -> dict:
+    results = scanner.scan_prepared(prepared)
+    return {"absorbers": [a for r in results for a in r.absorber_rows()], "sightlines": [r.row for r in results]}
+
+
+@lru_cache(maxsize=2)
+def _worker_scanner(model_path: str, detect_json: str, batch_size: int) -> Scanner:
+    return Scanner(model_path or None, DetectConfig(**json.loads(detect_json)), batch_size)
+
+
+def process_shard(tasks: list[Task], model_path: str, detect_json: str, batch_size: int = 128) -> dict:
+    """Read, scan and detect one shard in this process (the unit of work on Dask)."""
+    scanner = _worker_scanner(model_path, detect_json, batch_size)
+    prepared = [p for t in tasks for p in prepare_task(t)]
+    return _shard_rows(scanner, prepared)
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, allow_nan=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def build_catalog(
+    source: str | Path,
+    out: str | Path,
+    model_path: str | Path | None = None,
+    spectra_dir: str | Path | None = None,
+    workers: int = 1,
+    resume: bool = False,
+    scheduler: str | None = None,
+    shard_size: int = 256,
+    batch_size: int = 128,
+    detect: DetectConfig = DetectConfig(),
+    progress: Callable[[int, int], None] | None = None,
+    command: str = "",
+    fmt: str = "fits",
+) -> dict:
+    """Scan every sightline of ``source`` and write a catalog.
+
+    Parameters
+    ----------
+    source, spectra_dir : path
+        See :func:`enumerate_tasks`.
+    out : path
+        Catalog file (FITS with ABSORBERS and SIGHTLINES HDUs, or ECSV pair).
+    model_path : path, optional
+        Model (default: the packaged pretrained model).
+    workers : int
+        Local reader processes.
+    resume : bool
+        Continue a killed run from its checkpoints (``OUT.parts/``).
+    scheduler : str, optional
+        Address of a ``dask.distributed`` scheduler to run the shards on.
+    shard_size : int
+        Sightlines per checkpointed shard.
+    progress : callable, optional
+        Called with ``(sightlines_done, sightlines_total)``.
+
+    Returns
+    -------
+    dict
+        Counts: ``n_sightlines``, ``n_ok``, ``n_error``, ``n_skipped``, ``n_dla``, ``n_subdla``
+        and the output path.
+    """
+    from dla_cnn.catalog import absorber_table, sightline_table, write_catalog
+
+    out = Path(out)
+    tasks = enumerate_tasks(source, spectra_dir)
+    shards = [tasks[i: i + shard_size] for i in range(0, len(tasks), shard_size)]
+    parts = out.with_name(out.name + ".parts")
+    scanner = None if scheduler else Scanner(model_path, detect, batch_size)
+    mpath = str(scanner.model_path if scanner else (model_path or ""))
+    manifest = {"source": str(Path(source).resolve()), "n_tasks": len(tasks), "shard_size": shard_size,
+                "model": mpath, "detect": asdict(detect),
+                "tasks_sha256": hashlib.sha256("\n".join(t.file for t in tasks).encode()).hexdigest()}
+    if parts.exists() and not resume:
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True, exist_ok=True)
+    mfile = parts / "manifest.json"
+    if resume and mfile.exists():
+        old = json.loads(mfile.read_text())
+        if {k: old.get(k) for k in manifest} != manifest:
+            raise ConfigError(f"{parts}: checkpoints belong to a different run (source, model or settings differ); "
+                              "run without --resume to start afresh")
+    _write_json_atomic(mfile, manifest)
+    shard_file = [parts / f"shard-{i:06d}.json" for i in range(len(shards))]
+    pending = [i for i in range(len(shards)) if not shard_file[i].exists()]
+    done = sum(len(shards[i]) for i in range(len(shards)) if shard_file[i].exists())
+    total = len(tasks)
+    if progress:
+        progress(done, total)
+
+    def finish(i: int, rows: dict) -> None:
+        nonlocal done
+        _write_json_atomic(shard_file[i], rows)
+        done += len(shards[i])
+        if progress:
+            progress(done, total)
+
+    if scheduler:
+        _run_dask(scheduler, shards, pending, finish, mpath, detect, batch_size)
+    elif workers > 1 and pending:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers) as pool:
+            for i in pending:
+                prepared = [p for ps in pool.map(prepare_task, shards[i], chunksize=8) for p in ps]
+                finish(i, _shard_rows(scanner, prepared))
+    else:
+        for i in pending:
+            prepared = [p for t in shards[i] for p in prepare_task(t)]
+            finish(i, _shard_rows(scanner, prepared))
+
+    abs_rows: list[dict] = []
+    sl_rows: list[dict] = []
+    for f in shard_file:
+        rows = json.loads(f.read_text())
+        abs_rows += rows["absorbers"]
+        sl_rows += rows["sightlines"]
+    absorbers, sightlines = absorber_table(abs_rows), sightline_table(sl_rows)
+    meta = (scanner.catalog_meta(command) if scanner else
+            {"model": Path(mpath).stem if mpath else "pretrained", "command": command})
+    meta_out = {"model_name": meta.pop("model"), "model_sha256": meta.pop("model_sha256", ""),
+                "command": meta.pop("command"), "thresholds": meta}
+    paths = write_catalog(out, absorbers, sightlines, meta_out, format=fmt)
+    shutil.rmtree(parts, ignore_errors=True)
+    status = np.asarray(sightlines["status"]).astype(str)
+    types = np.asarray(absorbers["type"]).astype(str) if len(absorbers) else np.array([], str)
+    return {"path": str(paths[0]), "n_sightlines": len(sightlines), "n_ok": int((status == "ok").sum()),
+            "n_error": int((status == "error").sum()), "n_skipped": int((status == "skipped").sum()),
+            "n_dla": int((types == "DLA").sum()), "n_subdla": int((types == "SUBDLA").sum())}
+
+
+def _run_dask(scheduler: str, shards, pending, finish, model_path: str, detect: DetectConfig, batch_size: int) -> None:
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - optional dependency
+        raise ConfigError("--scheduler needs dask.distributed: pip install 'dla-cnn[dask]'") from None
+    detect_json = json.dumps(asdict(detect))
+    with Client(scheduler, timeout="30s") as client:
+        futures = {client.submit(process_shard, shards[i], model_path, detect_json, batch_size, pure=False): i
+                   for i in pending}
+        for fut in as_completed(futures):
+            finish(futures[fut], fut.result())

@@ -1,0 +1,190 @@
+"""Sightlines in, catalog rows out: preparation, batched inference and detection.
+
+A sightline passes three stages, each of which can end it with a status:
+
+* ``error``   -- unreadable or invalid spectrum (a :class:`SightlineError`);
+* ``skipped`` -- a valid spectrum that cannot be searched (no forest coverage, too few
+  good pixels);
+* ``ok``      -- searched: zero absorbers is then a real result.
+
+Preparation (reading, validation, normalisation) is pure Python/numpy and runs in worker
+processes; inference runs in batches across sightlines in the process that holds the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dla_cnn.exceptions import SightlineError
+from dla_cnn.scan.detect import Calibration, DetectConfig, Detection, detect_absorbers, vote_histogram
+from dla_cnn.sightline import Sightline
+
+_SPEC_NAME = re.compile(r"spec-(\d+)-(\d+)-(\d+)")
+
+
+@dataclass
+class Prepared:
+    """A sightline ready for the model, or the reason it is not."""
+
+    row: dict
+    """SIGHTLINES row (without the detection counts)."""
+    inputs: np.ndarray | None = None
+    start_index: int = 0
+    valid: np.ndarray | None = None
+    z_range: tuple[float, float] = (np.nan, np.nan)
+    sightline: Sightline | None = None
+
+
+@dataclass
+class SightlineResult:
+    """Everything the scan learned about one sightline."""
+
+    row: dict
+    detections: list[Detection] = field(default_factory=list)
+    prob: np.ndarray | None = None
+    votes: np.ndarray | None = None
+    sightline: Sightline | None = None
+
+    @property
+    def status(self) -> str:
+        return self.row["status"]
+
+    def absorber_rows(self) -> list[dict]:
+        """ABSORBERS rows of this sightline (spec section 9)."""
+        keys = ("sightline_id", "plate", "mjd", "fiber", "ra", "dec", "z_qso")
+        base = {k: self.row[k] for k in keys}
+        return [
+            dict(base, z_abs=d.z_abs, z_abs_err=d.z_abs_err, log_nhi=d.log_nhi, log_nhi_err=d.log_nhi_err,
+                 confidence=d.confidence, type=d.type, lambda_obs=d.lambda_obs, snr=self.row["snr"])
+            for d in self.detections
+        ]
+
+
+def id_from_path(path: str) -> tuple[str, int, int, int]:
+    """Best-effort (sightline_id, plate, mjd, fiber) from a file name."""
+    m = _SPEC_NAME.search(Path(path).name)
+    if m:
+        plate, mjd, fiber = (int(x) for x in m.groups())
+        return f"{plate}-{mjd}-{fiber:04d}", plate, mjd, fiber
+    return Path(path).name.split(".")[0], -1, -1, -1
+
+
+def _base_row(sightline_id: str, file: str, plate=-1, mjd=-1, fiber=-1, ra=np.nan, dec=np.nan, z_qso=np.nan) -> dict:
+    return {"sightline_id": sightline_id, "plate": int(plate), "mjd": int(mjd), "fiber": int(fiber),
+            "ra": float(ra), "dec": float(dec), "file": str(file), "z_qso": float(z_qso), "snr": np.nan,
+            "z_min": np.nan, "z_max": np.nan, "n_dla": 0, "n_subdla": 0, "status": "ok", "message": ""}
+
+
+def error_row(err: SightlineError, sightline_id: str | None = None, **ids) -> dict:
+    """SIGHTLINES row for a sightline that failed (status ``error`` or ``skipped``)."""
+    sid, plate, mjd, fiber = id_from_path(err.source.split(":")[0].split("[")[0])
+    row = _base_row(sightline_id or sid, err.source, ids.get("plate", plate), ids.get("mjd", mjd),
+                    ids.get("fiber", fiber), ids.get("ra", np.nan), ids.get("dec", np.nan), ids.get("z_qso", np.nan))
+    row["status"] = err.status
+    row["message"] = err.problem
+    row["n_dla"] = row["n_subdla"] = -1  # unknown: never mistaken for "searched, none found"
+    return row
+
+
+def prepare(item: Sightline | SightlineError, keep_sightline: bool = False) -> Prepared:
+    """Validate and normalise one sightline for the model (never raises a SightlineError)."""
+    if isinstance(item, SightlineError):
+        return Prepared(error_row(item))
+    sl = item
+    row = _base_row(sl.sightline_id, sl.provenance.get("file", ""), sl.plate, sl.mjd, sl.fiber, sl.ra, sl.dec, sl.z_qso)
+    try:
+        sl.validate()
+        row["snr"] = sl.snr()
+        z_min, z_max = sl.search_z_range()
+        row["z_min"], row["z_max"] = z_min, z_max
+        sl.check_searchable()
+        win = sl.window()
+    except SightlineError as err:
+        row["status"], row["message"] = err.status, err.problem
+        row["n_dla"] = row["n_subdla"] = -1
+        return Prepared(row, sightline=sl if keep_sightline else None)
+    return Prepared(row, win.channels(), win.start_index, win.valid, (z_min, z_max), sl if keep_sightline else None)
+
+
+class Scanner:
+    """A loaded model plus the detection settings: turns prepared sightlines into results.
+
+    Parameters
+    ----------
+    model_path : path, optional
+        ``.keras`` file with its model card; the packaged pretrained model by default.
+    detect : DetectConfig
+    batch_size : int
+        Sightlines per inference batch.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, detect: DetectConfig = DetectConfig(), batch_size: int = 128):
+        from dla_cnn.assets import default_model_path
+        from dla_cnn.model import load_model
+
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        self.model, self.card = load_model(self.model_path)
+        self.calibration = Calibration.from_dict(self.card.get("calibration"))
+        self.detect = detect
+        self.batch_size = batch_size
+
+    @property
+    def model_name(self) -> str:
+        return str(self.card.get("name", self.model_path.stem))
+
+    @property
+    def model_sha256(self) -> str:
+        return str(self.card.get("sha256", ""))
+
+    def predict(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-pixel prob, offset and log N_HI for a stack of windows (n, 1748, 2)."""
+        from dla_cnn.model import predict_windows
+
+        return predict_windows(self.model, inputs, batch_size=self.batch_size)
+
+    def scan_prepared(self, prepared: list[Prepared], keep_curves: bool = False) -> list[SightlineResult]:
+        """Run the model on the ``ok`` sightlines of a batch and detect absorbers."""
+        results = [SightlineResult(p.row, sightline=p.sightline) for p in prepared]
+        todo = [i for i, p in enumerate(prepared) if p.inputs is not None]
+        if not todo:
+            return results
+        pred = self.predict(np.stack([prepared[i].inputs for i in todo]))
+        for k, i in enumerate(todo):
+            p = prepared[i]
+            dets = detect_absorbers(pred["prob"][k], pred["offset"][k], pred["log_nhi"][k], p.start_index,
+                                    p.z_range, p.valid, self.detect, self.calibration)
+            res = results[i]
+            res.detections = dets
+            res.row["n_dla"] = sum(d.type == "DLA" for d in dets)
+            res.row["n_subdla"] = sum(d.type == "SUBDLA" for d in dets)
+            if keep_curves:
+                res.prob = pred["prob"][k]
+                hist, _, _ = vote_histogram(pred["prob"][k], pred["offset"][k], self.detect.p_vote, p.valid)
+                from scipy.ndimage import gaussian_filter1d
+
+                res.votes = np.convolve(hist, np.ones(2 * self.detect.peak_window + 1), "same") / 121.0
+                res.votes = gaussian_filter1d(res.votes, 1.0)
+        return results
+
+    def scan(self, items: Iterable[Sightline | SightlineError], keep_curves: bool = False) -> Iterator[SightlineResult]:
+        """Scan sightlines (or the errors of those that could not be read), batch by batch."""
+        batch: list[Prepared] = []
+        for item in items:
+            batch.append(prepare(item, keep_sightline=keep_curves))
+            if sum(p.inputs is not None for p in batch) >= self.batch_size:
+                yield from self.scan_prepared(batch, keep_curves)
+                batch = []
+        if batch:
+            yield from self.scan_prepared(batch, keep_curves)
+
+    def catalog_meta(self, command: str = "") -> dict:
+        """Provenance for catalog headers."""
+        d = self.detect
+        return {"model": self.model_name, "model_sha256": self.model_sha256, "command": command,
+                "p_vote": d.p_vote, "min_votes": d.min_votes, "min_separation": d.min_separation,
+                "dla_min_log_nhi": 20.3}
