@@ -1,0 +1,262 @@
+"""BOSS / eBOSS ``spec-PLATE-MJD-FIBER.fits`` files: reader and writer.
+
+Layout: empty primary HDU; HDU1 ``COADD`` (columns ``flux``, ``loglam``, ``ivar``,
+``and_mask``, ``or_mask``, ``wdisp``, ``sky``, ``model``); HDU2 ``SPALL`` (one row:
+PLATE, MJD, FIBERID, Z, CLASS, THING_ID, PLUG_RA, PLUG_DEC, ...); HDU3 ``SPZLINE``.
+Flux and wavelength are read with specutils' ``SDSS-III/IV spec`` loader; ivar,
+and_mask and the SPALL row with astropy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from dla_cnn import __version__, grid
+from dla_cnn.exceptions import SpectrumReadError
+from dla_cnn.io._common import (
+    READ_ERRORS,
+    RedshiftArg,
+    as_float,
+    as_int,
+    build_sightline,
+    header_value,
+    hdu_data,
+    hdu_index,
+    one_line,
+    open_fits,
+    require_column,
+    resolve_redshift,
+    sightline_id_from,
+)
+from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.sightline import Sightline
+
+try:  # specutils >= 2.0
+    from specutils import Spectrum
+except ImportError:  # pragma: no cover - specutils 1.x
+    from specutils import Spectrum1D as Spectrum
+
+SPECUTILS_FORMAT = "SDSS-III/IV spec"
+SDSS_FLUX_UNIT = u.Unit("1e-17 erg / (Angstrom cm2 s)")
+BUNIT = "1e-17 erg / (Angstrom cm2 s)"
+FORMAT = "boss-spec"
+
+AND_MASK_BAD = 1 << 18
+"""and_mask bit written for masked pixels (SDSS pixel-mask bit 18, FULLREJECT)."""
+
+COADD_COLUMNS = ("flux", "loglam", "ivar", "and_mask")
+
+
+def read_boss_spec(
+    path: str | Path,
+    z_qso: RedshiftArg = None,
+    quasar_catalog: Table | Mapping | str | Path | None = None,
+) -> Sightline:
+    """Read a BOSS/eBOSS ``spec`` file.
+
+    Parameters
+    ----------
+    path : path
+        The ``spec-PLATE-MJD-FIBER.fits`` file.
+    z_qso : float or mapping, optional
+        Quasar redshift (a mapping is looked up by sightline id).  Overrides the
+        catalog and the file's SPALL ``Z``.
+    quasar_catalog : Table, mapping, or path, optional
+        Quasar catalog (see :func:`~dla_cnn.io.read_quasar_catalog`); overrides SPALL ``Z``.
+
+    Returns
+    -------
+    Sightline
+        Validated; ``sightline_id`` is ``PLATE-MJD-FIBER``, mask is ``and_mask != 0``.
+
+    Raises
+    ------
+    SpectrumReadError, InvalidSpectrumError, MissingRedshiftError
+    """
+    with open_fits(path) as hdul:
+        return read_boss_hdul(hdul, str(path), z_qso, as_redshift_map(quasar_catalog))
+
+
+def _spall_row(hdul: fits.HDUList, path: str) -> Mapping[str, Any]:
+    """The SPALL row as a dict (empty when the file has no SPALL HDU)."""
+    idx = hdu_index(hdul, "SPALL")
+    if idx is None:
+        return {}
+    data = hdu_data(hdul, idx, path)
+    if len(data) < 1:
+        raise SpectrumReadError(path, "SPALL HDU has no rows")
+    row = data[0]
+    return {name: row[name] for name in data.names}
+
+
+def read_boss_hdul(
+    hdul: fits.HDUList, path: str, z_qso: RedshiftArg = None, zmap: Mapping | None = None
+) -> Sightline:
+    """Read an already opened BOSS ``spec`` file (see :func:`read_boss_spec`)."""
+    idx = hdu_index(hdul, "COADD")
+    if idx is None:
+        if len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU) and hdul[1].name.upper() != "SPALL":
+            idx = 1  # files whose HDU1 is not named COADD
+        else:
+            raise SpectrumReadError(path, "missing HDU COADD")
+    coadd = hdu_data(hdul, idx, path)
+    for name in COADD_COLUMNS:
+        require_column(coadd, (name,), path, "COADD")
+    ivar = require_column(coadd, ("ivar",), path, "COADD").astype(np.float64)
+    and_mask = require_column(coadd, ("and_mask",), path, "COADD")
+
+    hduin = hdul if idx == 1 else fits.HDUList([hdul[0], hdul[idx]])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", u.UnitsWarning)
+            spec = Spectrum.read(hduin, format=SPECUTILS_FORMAT)
+    except READ_ERRORS as exc:
+        raise SpectrumReadError(path, f"specutils cannot read the spectrum ({one_line(exc)})") from None
+    wave = spec.spectral_axis.to_value(u.AA)
+    flux = np.asarray(spec.flux.value, dtype=np.float64)
+    if spec.flux.unit.is_equivalent(SDSS_FLUX_UNIT):
+        scale = spec.flux.unit.to(SDSS_FLUX_UNIT)
+        flux, ivar = flux * scale, ivar / scale**2
+
+    spall = _spall_row(hdul, path)
+    hdr = hdul[0].header
+    plate = as_int(header_value([spall, hdr], ["PLATE", "PLATEID"]))
+    mjd = as_int(header_value([spall, hdr], ["MJD"]))
+    fiber = as_int(header_value([spall, hdr], ["FIBERID", "FIBER"]))
+    if plate > 0 and mjd > 0 and fiber > 0:
+        sid = sightline_id_from(plate, mjd, fiber)
+    else:
+        sid = str(header_value([hdr], ["SIGHTID"], Path(path).name.split(".")[0]))
+    file_z = header_value([spall], ["Z"])
+    z, origin = resolve_redshift(path, [sid], z_qso, zmap, file_z)
+    cls = header_value([spall], ["CLASS"], "")
+    provenance = {
+        "file": path,
+        "format": FORMAT,
+        "hdu": int(idx),
+        "z_source": origin,
+        "thing_id": as_int(header_value([spall], ["THING_ID"])),
+        "class": str(cls).strip(),
+    }
+    return build_sightline(
+        path, wave, flux, ivar, np.asarray(and_mask) != 0,
+        sightline_id=sid, z_qso=z,
+        ra=as_float(header_value([spall, hdr], ["PLUG_RA", "RA"])),
+        dec=as_float(header_value([spall, hdr], ["PLUG_DEC", "DEC"])),
+        plate=plate, mjd=mjd, fiber=fiber, provenance=provenance,
+    )
+
+
+def write_boss_spec(
+    sightline: Sightline,
+    path: str | Path,
+    wdisp: np.ndarray | float | None = None,
+    extra_spall: Mapping[str, Any] | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write a sightline as a BOSS ``spec`` file.
+
+    The file reads back with :func:`read_boss_spec` and with specutils'
+    ``SDSS-III/IV spec`` loader (also without naming the format, when the sightline has
+    a fiber number > 0).
+
+    Parameters
+    ----------
+    sightline : Sightline
+        The spectrum; its ``plate``, ``mjd``, ``fiber``, ``ra``, ``dec`` and ``z_qso`` go
+        into SPALL, its ``sightline_id`` into the primary header (``SIGHTID``).
+    path : path
+        Output file.
+    wdisp : ndarray or float, optional
+        Line-spread sigma in pixels (default 1).
+    extra_spall : mapping, optional
+        Extra SPALL columns (scalars), or overrides of the default ones.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Notes
+    -----
+    Columns are float32 like the survey's files; pixels with a non-finite flux are
+    written with flux 0 and ivar 0; masked pixels get ``and_mask`` bit 18.
+    ``sky`` and ``model`` are zero and ``SPZLINE`` is an empty table.
+    """
+    sl = sightline
+    n = sl.npix
+    finite = np.isfinite(sl.flux)
+    ivar = np.where(finite & np.isfinite(sl.ivar) & (sl.ivar > 0), sl.ivar, 0.0)
+    wd = np.broadcast_to(np.asarray(1.0 if wdisp is None else wdisp, dtype=np.float32), (n,))
+    and_mask = np.where(sl.mask, AND_MASK_BAD, 0).astype(np.int32)
+    coadd = Table()
+    coadd["flux"] = np.where(finite, sl.flux, 0.0).astype(np.float32)
+    coadd["loglam"] = (sl.loglam).astype(np.float32)
+    coadd["ivar"] = ivar.astype(np.float32)
+    coadd["and_mask"] = and_mask
+    coadd["or_mask"] = and_mask.copy()
+    coadd["wdisp"] = np.array(wd, dtype=np.float32)
+    coadd["sky"] = np.zeros(n, dtype=np.float32)
+    coadd["model"] = np.zeros(n, dtype=np.float32)
+
+    spall: dict[str, Any] = {
+        "PLATE": np.int32(sl.plate),
+        "MJD": np.int32(sl.mjd),
+        "FIBERID": np.int32(sl.fiber),
+        "CLASS": "QSO",
+        "Z": np.float64(sl.z_qso),  # float64 so a written z reads back exactly
+        "Z_ERR": np.float32(0.0),
+        "ZWARNING": np.int32(0),
+        "THING_ID": np.int32(sl.provenance.get("thing_id", -1)),
+        "PLUG_RA": np.float64(sl.ra),
+        "PLUG_DEC": np.float64(sl.dec),
+    }
+    spall.update(extra_spall or {})
+    spall_tab = Table({k: [v] for k, v in spall.items()})
+
+    zline = Table(
+        {
+            "PLATE": np.zeros(0, np.int32),
+            "MJD": np.zeros(0, np.int32),
+            "FIBERID": np.zeros(0, np.int32),
+            "LINENAME": np.zeros(0, "S13"),
+            "LINEWAVE": np.zeros(0, np.float64),
+            "LINEZ": np.zeros(0, np.float32),
+        }
+    )
+
+    hdr = fits.Header()
+    hdr["TELESCOP"] = ("SDSS 2.5-M", "survey layout (written by dla-cnn)")
+    hdr["VERS2D"] = ("v5_dla-cnn", "spec-file layout version; not a pipeline run")
+    hdr["PLATEID"] = sl.plate
+    hdr["MJD"] = sl.mjd
+    hdr["FIBERID"] = sl.fiber
+    hdr["SIGHTID"] = (str(sl.sightline_id), "dla-cnn sightline id")
+    if np.isfinite(sl.ra) and np.isfinite(sl.dec):
+        hdr["PLUG_RA"] = float(sl.ra)
+        hdr["PLUG_DEC"] = float(sl.dec)
+    hdr["BUNIT"] = BUNIT
+    hdr["COEFF0"] = float(sl.start_index * grid.DLOGLAM)
+    hdr["COEFF1"] = grid.DLOGLAM
+    hdr["CREATOR"] = f"dla-cnn {__version__}"
+    hdul = fits.HDUList(
+        [
+            fits.PrimaryHDU(header=hdr),
+            fits.BinTableHDU(coadd, name="COADD"),
+            fits.BinTableHDU(spall_tab, name="SPALL"),
+            fits.BinTableHDU(zline, name="SPZLINE"),
+        ]
+    )
+    path = Path(path)
+    hdul.writeto(path, overwrite=overwrite)
+    return path

@@ -1,0 +1,177 @@
+"""Quasar catalogs (DR12Q / DR16Q style, or DESI ``TARGETID, Z`` tables).
+
+:func:`read_quasar_catalog` returns an astropy Table with normalised lower-case columns
+``sightline_id, plate, mjd, fiber, ra, dec, z_qso, bal`` (plus ``targetid`` when the
+input has one), whatever the input spelled them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from dla_cnn.exceptions import ConfigError
+from dla_cnn.io._common import READ_ERRORS, find_name, one_line, sightline_id_from
+
+Z_COLUMNS = ("z_qso", "Z", "Z_VI", "Z_PIPE", "Z_QSO", "REDSHIFT")
+"""Redshift columns, in order of preference; per row the first valid (> 0) value wins."""
+
+_FIBER = ("fiber", "FIBERID")
+_RA = ("ra", "TARGET_RA", "PLUG_RA")
+_DEC = ("dec", "TARGET_DEC", "PLUG_DEC")
+
+
+def _filled(col, fill):
+    """A (possibly masked) column as a plain ndarray with masked entries set to ``fill``."""
+    data = np.ma.asarray(col)
+    return np.asarray(data.filled(fill) if np.ma.is_masked(data) else np.asarray(data))
+
+
+def _num(col, fill=np.nan) -> np.ndarray:
+    return _filled(col, fill).astype(np.float64)
+
+
+def normalize_quasar_catalog(table: Table, source: str = "quasar catalog") -> Table:
+    """Normalise a quasar table's columns (see :func:`read_quasar_catalog`).
+
+    Idempotent: a table it returned normalises to itself.
+    """
+    names = table.colnames
+    n = len(table)
+
+    def col(cands):
+        name = find_name(names, cands)
+        return None if name is None else table[name]
+
+    z = np.full(n, np.nan)
+    for cand in Z_COLUMNS:
+        name = find_name(names, [cand])
+        if name is None:
+            continue
+        vals = _num(table[name])
+        take = ~(np.isfinite(z) & (z > 0)) & np.isfinite(vals) & (vals > 0)
+        z[take] = vals[take]
+    if find_name(names, Z_COLUMNS) is None:
+        raise ConfigError(f"{source}: quasar catalog has no redshift column ({', '.join(Z_COLUMNS)})")
+
+    plate, mjd, fiber = col(["plate"]), col(["mjd"]), col(_FIBER)
+    targetid, sid = col(["targetid"]), col(["sightline_id"])
+    out = Table()
+    have_pmf = plate is not None and mjd is not None and fiber is not None
+    out["plate"] = _filled(plate, -1).astype(np.int64) if plate is not None else np.full(n, -1, np.int64)
+    out["mjd"] = _filled(mjd, -1).astype(np.int64) if mjd is not None else np.full(n, -1, np.int64)
+    out["fiber"] = _filled(fiber, -1).astype(np.int64) if fiber is not None else np.full(n, -1, np.int64)
+    if sid is not None:
+        ids = [str(s).strip() for s in _filled(sid, "")]
+    elif have_pmf:
+        ids = [sightline_id_from(p, m, f) for p, m, f in zip(out["plate"], out["mjd"], out["fiber"])]
+    elif targetid is not None:
+        ids = [str(int(t)) for t in _filled(targetid, -1)]
+    else:
+        raise ConfigError(f"{source}: quasar catalog needs PLATE/MJD/FIBERID, TARGETID or sightline_id columns")
+    out["sightline_id"] = ids
+    ra, dec = col(_RA), col(_DEC)
+    out["ra"] = _num(ra) if ra is not None else np.full(n, np.nan)
+    out["dec"] = _num(dec) if dec is not None else np.full(n, np.nan)
+    out["ra"].unit = out["dec"].unit = "deg"
+    out["z_qso"] = z
+    bal = np.zeros(n, dtype=bool)
+    for cand, test in (("bal", lambda v: v > 0), ("BAL_FLAG_VI", lambda v: v > 0),
+                       ("BI_CIV", lambda v: v > 0), ("BAL_PROB", lambda v: v >= 0.5)):
+        c = col([cand])
+        if c is not None:
+            v = _num(c, 0.0)
+            bal |= np.isfinite(v) & test(v)
+    out["bal"] = bal
+    if targetid is not None:
+        out["targetid"] = _filled(targetid, -1).astype(np.int64)
+    out.meta["source"] = source
+    return out[["sightline_id"] + [c for c in out.colnames if c != "sightline_id"]]
+
+
+def _table_hdu(path: str) -> int:
+    """First binary-table HDU of a FITS file that has a redshift column."""
+    with fits.open(path, memmap=False) as hdul:
+        tables = [i for i, h in enumerate(hdul) if isinstance(h, fits.BinTableHDU)]
+        for i in tables:
+            if find_name(hdul[i].columns.names, Z_COLUMNS) is not None:
+                return i
+    return tables[0] if tables else 1
+
+
+def read_quasar_catalog(path: str | Path | Table, hdu: int | str | None = None) -> Table:
+    """Read a quasar catalog and normalise its columns.
+
+    Parameters
+    ----------
+    path : path or Table
+        FITS (DR12Q, DR16Q, DESI redshift tables), ECSV or CSV file, or a Table.
+    hdu : int or str, optional
+        FITS HDU; default: the first table HDU with a redshift column.
+
+    Returns
+    -------
+    Table
+        Columns ``sightline_id`` (``PLATE-MJD-FIBER``, or ``str(TARGETID)``), ``plate``,
+        ``mjd``, ``fiber`` (-1 when unknown), ``ra``, ``dec`` (deg), ``z_qso`` (first valid
+        of Z, Z_VI, Z_PIPE; NaN if none), ``bal`` (BAL_FLAG_VI > 0 or BI_CIV > 0 or
+        BAL_PROB >= 0.5) and ``targetid`` where the input has it.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or lacks the redshift / identifier columns.
+    """
+    if isinstance(path, Table):
+        return normalize_quasar_catalog(path)
+    path = str(path)
+    if not Path(path).is_file():
+        raise ConfigError(f"{path}: quasar catalog not found")
+    low = path.lower()
+    try:
+        if low.endswith((".fits", ".fit", ".fits.gz", ".fit.gz", ".fz")):
+            table = Table.read(path, hdu=_table_hdu(path) if hdu is None else hdu)
+        elif low.endswith(".ecsv"):
+            table = Table.read(path, format="ascii.ecsv")
+        elif low.endswith(".csv"):
+            table = Table.read(path, format="ascii.csv")
+        else:
+            table = Table.read(path)
+    except READ_ERRORS as exc:
+        raise ConfigError(f"{path}: cannot read quasar catalog ({one_line(exc)})") from None
+    return normalize_quasar_catalog(table, source=path)
+
+
+def redshift_lookup(catalog: Table | str | Path) -> dict[str, float]:
+    """``{sightline_id: z_qso}`` for the catalog rows with a valid redshift."""
+    cat = read_quasar_catalog(catalog)
+    z = np.asarray(cat["z_qso"], dtype=float)
+    ok = np.isfinite(z) & (z > 0)
+    out = dict(zip(np.asarray(cat["sightline_id"])[ok].tolist(), z[ok].tolist()))
+    if "targetid" in cat.colnames:  # DESI redshift tables: also by TARGETID
+        tid = np.asarray(cat["targetid"])[ok]
+        out.update((str(int(t)), zz) for t, zz in zip(tid, z[ok].tolist()) if t >= 0)
+    return out
+
+
+def catalog_redshift(catalog: Table | Mapping[str, float], plate: int, mjd: int, fiber: int) -> float | None:
+    """Quasar redshift of ``(plate, mjd, fiber)`` in a catalog, or None if absent.
+
+    ``catalog`` is a table from :func:`read_quasar_catalog` (or any table it normalises)
+    or a mapping from :func:`redshift_lookup`.  For repeated look-ups build the mapping
+    once.
+    """
+    zmap = catalog if isinstance(catalog, Mapping) else redshift_lookup(catalog)
+    z = zmap.get(sightline_id_from(plate, mjd, fiber))
+    return None if z is None else float(z)
+
+
+def as_redshift_map(catalog: Table | Mapping | str | Path | None) -> Mapping | None:
+    """Turn a caller's quasar catalog (path, Table or mapping) into a redshift mapping."""
+    if catalog is None or isinstance(catalog, Mapping):
+        return catalog
+    return redshift_lookup(catalog)

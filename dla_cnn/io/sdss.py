@@ -1,0 +1,272 @@
+"""SDSS image-format spectra: DR7 ``spSpec`` and ``spPlate`` files.
+
+Both keep a log-linear wavelength solution in the primary header
+(``log10(lambda_i) = COEFF0 + COEFF1 * i``), normally already on the universal grid.
+
+* ``spSpec-MJD-PLATE-FIBER.fit`` (SDSS-I/II, DR7): primary image rows flux,
+  continuum-subtracted flux, error, mask (DR7 files carry a fifth row); redshift in the
+  header keyword ``Z``.
+* ``spPlate-PLATE-MJD.fits``: primary image flux (fibers x pixels), HDU1 ivar, HDU2
+  and_mask, and a plug-map table (``PLUGMAP``: FIBERID, RA, DEC, OBJTYPE, ...).  It
+  carries no redshifts: they come from the caller or a quasar catalog.
+
+The arrays are read with astropy rather than specutils' ``SDSS-I/II spSpec`` and
+``SDSS spPlate`` loaders: those rebuild the wavelength WCS without ``CRPIX1``, which
+puts their wavelengths one pixel (69 km/s) red of the ``COEFF0``/``COEFF1`` solution
+for files with ``CRPIX1 = 1`` (specutils 2.4); here the solution is taken from the
+header as the format defines it.  The mask's informational ``EMLINE`` bit is not
+treated as bad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from dla_cnn.exceptions import MissingRedshiftError, SightlineError, SpectrumReadError
+from dla_cnn.io._common import (
+    RedshiftArg,
+    as_float,
+    as_int,
+    build_sightline,
+    find_name,
+    hdu_data,
+    hdu_index,
+    header_value,
+    open_fits,
+    resolve_redshift,
+    sightline_id_from,
+)
+from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.sightline import Sightline
+
+EMLINE_BIT = 1 << 30
+"""SDSS pixel-mask bit 30 (EMLINE): informational, marks emission lines, not bad data."""
+
+
+def _wavelength(hdr: fits.Header, npix: int, path: str) -> np.ndarray:
+    c0, c1 = hdr.get("COEFF0"), hdr.get("COEFF1")
+    if c0 is None or c1 is None:
+        raise SpectrumReadError(path, "primary header lacks the wavelength solution COEFF0/COEFF1")
+    return 10.0 ** (float(c0) + float(c1) * np.arange(npix))
+
+
+def _pixel_mask(values: np.ndarray) -> np.ndarray:
+    """Bad-pixel flags from an SDSS pixel mask (stored as int or float)."""
+    ints = np.rint(np.nan_to_num(np.asarray(values, dtype=np.float64))).astype(np.int64)
+    return (ints & ~EMLINE_BIT) != 0
+
+
+# ------------------------------------------------------------------------------ spSpec
+def read_spspec(
+    path: str | Path,
+    z_qso: RedshiftArg = None,
+    quasar_catalog: Table | Mapping | str | Path | None = None,
+) -> Sightline:
+    """Read an SDSS-I/II (DR7) ``spSpec`` file.
+
+    Parameters
+    ----------
+    path : path
+        The ``spSpec-MJD-PLATE-FIBER.fit`` file.
+    z_qso : float or mapping, optional
+        Quasar redshift; overrides the catalog and the header ``Z``.
+    quasar_catalog : Table, mapping, or path, optional
+        Quasar catalog; overrides the header ``Z``.
+
+    Returns
+    -------
+    Sightline
+        ``ivar = 1 / error**2`` where ``error > 0`` (else 0); ids from the header
+        keywords PLATEID, MJD, FIBERID; RA/DEC from RAOBJ/DECOBJ (or RA/DEC).
+    """
+    with open_fits(path) as hdul:
+        return read_spspec_hdul(hdul, str(path), z_qso, as_redshift_map(quasar_catalog))
+
+
+def read_spspec_hdul(
+    hdul: fits.HDUList, path: str, z_qso: RedshiftArg = None, zmap: Mapping | None = None
+) -> Sightline:
+    """Read an already opened ``spSpec`` file (see :func:`read_spspec`)."""
+    hdr = hdul[0].header
+    img = np.asarray(hdu_data(hdul, 0, path))
+    if img.ndim != 2 or img.shape[0] < 4:
+        raise SpectrumReadError(path, f"primary image has shape {img.shape}; expected at least 4 rows "
+                                      "(flux, continuum-subtracted flux, error, mask)")
+    wave = _wavelength(hdr, img.shape[1], path)
+    flux = img[0].astype(np.float64)
+    err = img[2].astype(np.float64)
+    ok = np.isfinite(err) & (err > 0)
+    ivar = np.where(ok, 1.0 / np.where(ok, err, 1.0) ** 2, 0.0)
+    mask = _pixel_mask(img[3])
+    plate, mjd, fiber = (as_int(hdr.get(k)) for k in ("PLATEID", "MJD", "FIBERID"))
+    if plate > 0 and mjd > 0 and fiber > 0:
+        sid = sightline_id_from(plate, mjd, fiber)
+    else:
+        sid = Path(path).name.split(".")[0]
+    z, origin = resolve_redshift(path, [sid], z_qso, zmap, hdr.get("Z"))
+    return build_sightline(
+        path, wave, flux, ivar, mask,
+        sightline_id=sid, z_qso=z,
+        ra=as_float(header_value([hdr], ["RAOBJ", "RA"])),
+        dec=as_float(header_value([hdr], ["DECOBJ", "DEC"])),
+        plate=plate, mjd=mjd, fiber=fiber,
+        provenance={"file": path, "format": "spspec", "hdu": 0, "z_source": origin},
+    )
+
+
+# ------------------------------------------------------------------------------ spPlate
+def _plugmap(hdul: fits.HDUList, path: str):
+    """The plug-map table (HDU ``PLUGMAP`` or the first table with FIBERID), or None."""
+    idx = hdu_index(hdul, "PLUGMAP")
+    if idx is None:
+        for i, hdu in enumerate(hdul):
+            if isinstance(hdu, fits.BinTableHDU) and find_name(hdu.columns.names, ["FIBERID"]):
+                idx = i
+                break
+    return None if idx is None else (idx, hdu_data(hdul, idx, path))
+
+
+def _fibers_with_redshift(z_qso, zmap, plate, mjd, nfib) -> list[int]:
+    fibers: set[int] = set()
+    if isinstance(z_qso, Mapping):
+        prefix = f"{plate}-{mjd}-"
+        for key in z_qso:
+            if isinstance(key, (int, np.integer)):
+                fibers.add(int(key))
+            elif isinstance(key, str) and key.startswith(prefix) and key[len(prefix):].isdigit():
+                fibers.add(int(key[len(prefix):]))
+    if zmap is not None:
+        fibers.update(f for f in range(1, nfib + 1) if sightline_id_from(plate, mjd, f) in zmap)
+    return sorted(f for f in fibers if 1 <= f <= nfib)
+
+
+def iter_spplate_hdul(
+    hdul: fits.HDUList,
+    path: str,
+    fibers: int | Iterable[int] | None = None,
+    z_qso: RedshiftArg = None,
+    zmap: Mapping | None = None,
+) -> Iterator[Sightline | SightlineError]:
+    """Yield a Sightline, or the per-fiber error, for each selected fiber of an spPlate.
+
+    File-level problems (unreadable, no redshift source at all) are raised.
+    """
+    hdr = hdul[0].header
+    flux = np.asarray(hdu_data(hdul, 0, path))
+    if flux.ndim != 2:
+        raise SpectrumReadError(path, f"primary image has shape {flux.shape}; expected (fibers, pixels)")
+    nfib, npix = flux.shape
+    if len(hdul) < 2:
+        raise SpectrumReadError(path, "missing HDU 1 (ivar)")
+    ivar = np.asarray(hdu_data(hdul, 1, path))
+    if ivar.shape != flux.shape:
+        raise SpectrumReadError(path, f"ivar image (HDU1) has shape {ivar.shape}, flux has {flux.shape}")
+    and_mask = None
+    if len(hdul) > 2 and isinstance(hdul[2], fits.ImageHDU):
+        and_mask = np.asarray(hdu_data(hdul, 2, path))
+        if and_mask.shape != flux.shape:
+            raise SpectrumReadError(path, f"and_mask image (HDU2) has shape {and_mask.shape}, flux has {flux.shape}")
+    wave = _wavelength(hdr, npix, path)
+    plate, mjd = as_int(hdr.get("PLATEID")), as_int(hdr.get("MJD"))
+    plug = _plugmap(hdul, path)
+    plug_fibers = None
+    if plug is not None:
+        fcol = find_name(plug[1].names, ["FIBERID"])
+        plug_fibers = np.asarray(plug[1][fcol]).astype(np.int64) if fcol else None
+
+    if fibers is None:
+        if z_qso is not None and not isinstance(z_qso, Mapping):
+            if nfib != 1:
+                raise MissingRedshiftError(path, f"one z_qso cannot serve all {nfib} fibers of an spPlate; "
+                                                 "pass z_qso={fiber: z} or a quasar catalog")
+            selected = [1]
+        elif z_qso is None and zmap is None:
+            raise MissingRedshiftError(path, "spPlate files carry no redshift; pass z_qso={fiber: z} "
+                                             "or a quasar catalog")
+        else:
+            selected = _fibers_with_redshift(z_qso, zmap, plate, mjd, nfib)
+            if not selected:
+                raise MissingRedshiftError(path, f"no fiber of plate {plate} MJD {mjd} has a redshift "
+                                                 "from the caller or the quasar catalog")
+    else:
+        selected = [int(fibers)] if np.ndim(fibers) == 0 else [int(f) for f in fibers]
+        if z_qso is not None and not isinstance(z_qso, Mapping) and len(selected) != 1:
+            raise MissingRedshiftError(path, f"one z_qso cannot serve {len(selected)} fibers; "
+                                             "pass z_qso={fiber: z} or a quasar catalog")
+
+    for fiber in selected:
+        source = f"{path}[fiber {fiber}]"
+        try:
+            row = None
+            if plug_fibers is not None:
+                hit = np.flatnonzero(plug_fibers == fiber)
+                row = int(hit[0]) if hit.size else None
+            irow = row if row is not None and row < nfib else fiber - 1
+            if not 0 <= irow < nfib:
+                raise SpectrumReadError(source, f"no such fiber (the plate has fibers 1-{nfib})")
+            sid = sightline_id_from(plate, mjd, fiber)
+            z, origin = resolve_redshift(source, [sid, fiber], z_qso, zmap)
+            plugrow = plug[1][row] if (plug is not None and row is not None) else None
+            ra = dec = np.nan
+            objtype = ""
+            if plugrow is not None:
+                names = plug[1].names
+                ra = as_float(plugrow[find_name(names, ["RA"])]) if find_name(names, ["RA"]) else np.nan
+                dec = as_float(plugrow[find_name(names, ["DEC"])]) if find_name(names, ["DEC"]) else np.nan
+                objtype = str(plugrow[find_name(names, ["OBJTYPE"])]).strip() if find_name(names, ["OBJTYPE"]) else ""
+            yield build_sightline(
+                source, wave, flux[irow], ivar[irow],
+                None if and_mask is None else _pixel_mask(and_mask[irow]),
+                sightline_id=sid, z_qso=z, ra=ra, dec=dec, plate=plate, mjd=mjd, fiber=fiber,
+                provenance={"file": path, "format": "spplate", "hdu": 0, "row": irow,
+                            "z_source": origin, "objtype": objtype},
+            )
+        except SightlineError as err:
+            yield err
+
+
+def read_spplate(
+    path: str | Path,
+    fibers: int | Iterable[int] | None = None,
+    z_qso: RedshiftArg = None,
+    quasar_catalog: Table | Mapping | str | Path | None = None,
+) -> list[Sightline]:
+    """Read fibers of an ``spPlate`` file.
+
+    Parameters
+    ----------
+    path : path
+        The ``spPlate-PLATE-MJD.fits`` file.
+    fibers : int or iterable of int, optional
+        Fiber numbers (1-based).  Default: every fiber with a redshift from ``z_qso``
+        (a mapping) or ``quasar_catalog``.
+    z_qso : float or mapping, optional
+        ``{fiber: z}`` (or ``{sightline_id: z}``); a single float only with one fiber.
+    quasar_catalog : Table, mapping, or path, optional
+        Quasar catalog matched by ``PLATE-MJD-FIBER``.
+
+    Returns
+    -------
+    list of Sightline
+
+    Raises
+    ------
+    MissingRedshiftError
+        If no redshift source is given (spPlate files carry none) or a selected fiber
+        has none.
+    SightlineError
+        The first per-fiber problem; use :func:`dla_cnn.io.iter_sightlines` to get the
+        good fibers of a plate with some bad ones.
+    """
+    with open_fits(path) as hdul:
+        out = []
+        for item in iter_spplate_hdul(hdul, str(path), fibers, z_qso, as_redshift_map(quasar_catalog)):
+            if isinstance(item, SightlineError):
+                raise item
+            out.append(item)
+        return out

@@ -1,0 +1,241 @@
+"""Plain spectrum tables: FITS binary table, ECSV, CSV, or ``.npz``.
+
+Columns (case-insensitive): ``wavelength`` (Angstrom, vacuum; a unit on the column is
+honoured) or ``loglam`` (log10 Angstrom); ``flux``; ``ivar`` or ``error``/``sigma``;
+optional ``mask`` (non-zero = bad).  ``.npz`` files use the same keys.  The quasar
+redshift comes from the caller, a quasar catalog, or a ``z_qso``/``Z`` keyword in the
+table meta / FITS header (0-d ``z_qso`` array in ``.npz``).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from dla_cnn.exceptions import SpectrumReadError, UnknownFormatError
+from dla_cnn.io._common import (
+    READ_ERRORS,
+    RedshiftArg,
+    as_float,
+    as_int,
+    build_sightline,
+    find_name,
+    header_value,
+    one_line,
+    open_fits,
+    resolve_redshift,
+    sightline_id_from,
+)
+from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.sightline import Sightline
+
+WAVE_COLUMNS = ("wavelength", "wave", "lambda")
+LOGLAM_COLUMNS = ("loglam", "log_lambda")
+FLUX_COLUMNS = ("flux",)
+IVAR_COLUMNS = ("ivar", "inverse_variance")
+ERROR_COLUMNS = ("error", "sigma", "err", "flux_err", "noise")
+MASK_COLUMNS = ("mask", "and_mask")
+Z_KEYS = ("z_qso", "Z", "REDSHIFT")
+ID_KEYS = ("sightline_id", "SIGHTID")
+
+TABLE_FORMATS = ("table-fits", "table-ecsv", "table-csv", "npz")
+
+
+def is_spectrum_table(names) -> bool:
+    """True if column names include flux and a wavelength or loglam column."""
+    names = list(names)
+    return bool(find_name(names, FLUX_COLUMNS)) and bool(
+        find_name(names, WAVE_COLUMNS) or find_name(names, LOGLAM_COLUMNS)
+    )
+
+
+def spectrum_table_hdu(hdul: fits.HDUList) -> int | None:
+    """Index of the first binary table HDU that looks like a spectrum table."""
+    for i, hdu in enumerate(hdul):
+        if isinstance(hdu, fits.BinTableHDU) and is_spectrum_table(hdu.columns.names):
+            return i
+    return None
+
+
+def _load_npz(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            items = {k: np.asarray(data[k]) for k in data.files}
+    except (zipfile.BadZipFile, *READ_ERRORS) as exc:
+        raise SpectrumReadError(path, f"not a readable .npz file ({one_line(exc)})") from None
+    cols = {k: v for k, v in items.items() if v.ndim >= 1}
+    meta = {k: v.item() for k, v in items.items() if v.ndim == 0}
+    return cols, meta
+
+
+def _load_text(path: str, kind: str) -> Table:
+    fmt = "ascii.ecsv" if kind == "table-ecsv" else "ascii.csv"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Table.read(path, format=fmt)
+    except (*READ_ERRORS, UnicodeDecodeError) as exc:
+        raise SpectrumReadError(path, f"not a readable {fmt[6:].upper()} table ({one_line(exc)})") from None
+
+
+def _column(cols: Mapping, candidates, path: str, required: bool = True):
+    name = find_name(list(cols.keys()), candidates)
+    if name is None:
+        if required:
+            raise SpectrumReadError(path, f"table has no column {' or '.join(candidates)}")
+        return None
+    return cols[name]
+
+
+def _values(col) -> np.ndarray:
+    data = np.ma.asarray(col)
+    if np.ma.is_masked(data):
+        data = data.astype(float).filled(np.nan) if data.dtype.kind in "fiu" else data.filled(0)
+    return np.asarray(data)
+
+
+def _mask_values(values: np.ndarray) -> np.ndarray:
+    """Bad-pixel flags from a mask column: non-zero numbers, True, or 'true'/'t'/'yes'."""
+    if values.dtype.kind in "USO":
+        text = np.char.strip(np.char.lower(values.astype(str)))
+        return ~np.isin(text, ["", "0", "false", "f", "no", "n", "0.0"])
+    return np.asarray(values) != 0
+
+
+def _spectrum_from_columns(
+    cols: Mapping, meta_sources: list, path: str, kind: str, hdu: Any,
+    z_qso: RedshiftArg, zmap: Mapping | None, sightline_id: str | None,
+) -> Sightline:
+    wcol = _column(cols, WAVE_COLUMNS, path, required=False)
+    if wcol is not None:
+        unit = getattr(wcol, "unit", None)
+        wave = _values(wcol).astype(np.float64)
+        if unit is not None and unit != u.dimensionless_unscaled:
+            try:
+                wave = (wave * u.Unit(unit)).to_value(u.AA, equivalencies=u.spectral())
+            except (u.UnitsError, ValueError) as exc:
+                raise SpectrumReadError(path, f"wavelength unit {unit} is not a wavelength ({one_line(exc)})") from None
+    else:
+        lcol = _column(cols, LOGLAM_COLUMNS, path, required=False)
+        if lcol is None:
+            raise SpectrumReadError(path, f"table has no column {' or '.join(WAVE_COLUMNS + LOGLAM_COLUMNS)}")
+        wave = 10.0 ** _values(lcol).astype(np.float64)
+    flux = _values(_column(cols, FLUX_COLUMNS, path)).astype(np.float64)
+    icol = _column(cols, IVAR_COLUMNS, path, required=False)
+    if icol is not None:
+        ivar = _values(icol).astype(np.float64)
+    else:
+        ecol = _column(cols, ERROR_COLUMNS, path, required=False)
+        if ecol is None:
+            raise SpectrumReadError(path, f"table has no column {' or '.join(IVAR_COLUMNS + ERROR_COLUMNS)}")
+        err = _values(ecol).astype(np.float64)
+        ok = np.isfinite(err) & (err > 0)
+        ivar = np.where(ok, 1.0 / np.where(ok, err, 1.0) ** 2, 0.0)
+    mcol = _column(cols, MASK_COLUMNS, path, required=False)
+    mask = None if mcol is None else _mask_values(_values(mcol))
+    if not (wave.shape == flux.shape == ivar.shape) or (mask is not None and mask.shape != flux.shape):
+        raise SpectrumReadError(path, "wavelength, flux, ivar and mask columns differ in length")
+
+    plate = as_int(header_value(meta_sources, ["PLATE", "PLATEID"]))
+    mjd = as_int(header_value(meta_sources, ["MJD"]))
+    fiber = as_int(header_value(meta_sources, ["FIBERID", "FIBER"]))
+    if sightline_id is None:
+        sightline_id = header_value(meta_sources, ID_KEYS)
+    if sightline_id is None and plate > 0 and mjd > 0 and fiber > 0:
+        sightline_id = sightline_id_from(plate, mjd, fiber)
+    sid = str(sightline_id).strip() if sightline_id is not None else Path(path).name.split(".")[0]
+    file_z = header_value(meta_sources, Z_KEYS)
+    if file_z is None:
+        zc = _column(cols, ("z_qso",), path, required=False)
+        file_z = _values(zc).ravel()[0] if zc is not None and np.size(zc) else None
+    z, origin = resolve_redshift(path, [sid], z_qso, zmap, file_z)
+    return build_sightline(
+        path, wave, flux, ivar, mask,
+        sightline_id=sid, z_qso=z,
+        ra=as_float(header_value(meta_sources, ["RA", "PLUG_RA", "TARGET_RA"])),
+        dec=as_float(header_value(meta_sources, ["DEC", "PLUG_DEC", "TARGET_DEC"])),
+        plate=plate, mjd=mjd, fiber=fiber,
+        provenance={"file": path, "format": kind, "hdu": hdu, "z_source": origin},
+    )
+
+
+def read_table_hdul(
+    hdul: fits.HDUList, path: str, z_qso: RedshiftArg = None, zmap: Mapping | None = None,
+    sightline_id: str | None = None,
+) -> Sightline:
+    """Read a spectrum table from an already opened FITS file."""
+    idx = spectrum_table_hdu(hdul)
+    if idx is None:
+        raise SpectrumReadError(path, "no binary table with flux and wavelength/loglam columns")
+    try:
+        table = Table.read(hdul, hdu=idx)
+    except READ_ERRORS as exc:
+        raise SpectrumReadError(path, f"HDU {idx} is unreadable ({one_line(exc)})") from None
+    cols = {name: table[name] for name in table.colnames}
+    meta = [dict(table.meta), dict(hdul[0].header)]
+    return _spectrum_from_columns(cols, meta, path, "table-fits", idx, z_qso, zmap, sightline_id)
+
+
+def table_kind(path: str | Path) -> str:
+    """``table-fits``, ``table-ecsv``, ``table-csv`` or ``npz`` from the file's extension."""
+    low = str(path).lower()
+    for ext, kind in ((".npz", "npz"), (".ecsv", "table-ecsv"), (".csv", "table-csv"),
+                      (".fits", "table-fits"), (".fit", "table-fits"), (".fits.gz", "table-fits")):
+        if low.endswith(ext):
+            return kind
+    raise UnknownFormatError(str(path), "cannot tell the table format from the extension "
+                                        "(.fits, .ecsv, .csv, .npz)")
+
+
+def read_table_spectrum(
+    path: str | Path,
+    z_qso: RedshiftArg = None,
+    quasar_catalog: Table | Mapping | str | Path | None = None,
+    sightline_id: str | None = None,
+    format: str | None = None,
+) -> Sightline:
+    """Read a spectrum from a plain table (FITS, ECSV, CSV) or an ``.npz`` file.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    z_qso : float or mapping, optional
+        Quasar redshift; overrides the catalog and the file's ``z_qso``/``Z`` keyword.
+    quasar_catalog : Table, mapping, or path, optional
+        Quasar catalog, matched by sightline id.
+    sightline_id : str, optional
+        Id to give the sightline.  Default: a ``sightline_id``/``SIGHTID`` keyword,
+        ``PLATE-MJD-FIBER`` from PLATE/MJD/FIBERID keywords, else the file name stem.
+    format : {'table-fits', 'table-ecsv', 'table-csv', 'npz'}, optional
+        Default: from the file extension.
+
+    Returns
+    -------
+    Sightline
+        On the universal grid (rebinned when the wavelengths are not on it).
+    """
+    path = str(path)
+    if not Path(path).is_file():
+        raise SpectrumReadError(path, "file not found")
+    kind = format or table_kind(path)
+    zmap = as_redshift_map(quasar_catalog)
+    if kind == "table-fits":
+        with open_fits(path) as hdul:
+            return read_table_hdul(hdul, path, z_qso, zmap, sightline_id)
+    if kind == "npz":
+        cols, meta = _load_npz(path)
+        return _spectrum_from_columns(cols, [meta], path, kind, None, z_qso, zmap, sightline_id)
+    if kind in ("table-ecsv", "table-csv"):
+        table = _load_text(path, kind)
+        cols = {name: table[name] for name in table.colnames}
+        return _spectrum_from_columns(cols, [dict(table.meta)], path, kind, None, z_qso, zmap, sightline_id)
+    raise UnknownFormatError(path, f"{kind!r} is not a table format ({', '.join(TABLE_FORMATS)})")
