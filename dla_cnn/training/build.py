@@ -51,9 +51,8 @@ class Host:
     """A real host spectrum: where to read it and under which id it is split."""
 
     path: str
-    index: int
     host_id: str
-    z_qso: float | None = None
+    quasar_catalog: str | None = None
 
 
 def _fill_row(rows: dict, i: int, sl: Sightline, absorbers: np.ndarray, host_id: str, cfg: BuildConfig) -> None:
@@ -95,10 +94,14 @@ def _simulated_chunk(cfg: BuildConfig, chunk: int, start: int, count: int) -> di
 
 
 @lru_cache(maxsize=256)
-def _read_host(path: str, index: int, z_qso: float | None) -> Sightline:
-    from dla_cnn.io import read_spectrum
+def _read_host(path: str, host_id: str, quasar_catalog: str | None) -> Sightline:
+    """The host sightline ``host_id`` of a file (one of several for spPlate / DESI files)."""
+    from dla_cnn.io import iter_sightlines
 
-    return read_spectrum(path, z_qso=z_qso)[index]
+    for item in iter_sightlines(path, quasar_catalog=quasar_catalog):
+        if isinstance(item, Sightline) and item.sightline_id == host_id:
+            return item
+    raise SightlineError(path, f"host {host_id} no longer readable")
 
 
 def _real_chunk(cfg: BuildConfig, chunk: int, start: int, count: int, hosts: tuple[Host, ...]) -> dict:
@@ -106,7 +109,7 @@ def _real_chunk(cfg: BuildConfig, chunk: int, start: int, count: int, hosts: tup
     rows = empty_rows(count)
     for i in range(count):
         host = hosts[int(rng.integers(len(hosts)))]
-        sl = _read_host(host.path, host.index, host.z_qso)
+        sl = _read_host(host.path, host.host_id, host.quasar_catalog)
         z_min, z_max = sl.search_z_range()
         z, log_n, b = draw_injections(rng, z_min, z_max, cfg.injection)
         sl = inject_into_sightline(sl, z, log_n, b, rng)
@@ -163,15 +166,12 @@ def collect_hosts(
             raise ConfigError(f"{exclude_catalog}: absorber catalog needs sightline_id or PLATE/MJD/FIBER columns")
     hosts: list[Host] = []
     problems: list[str] = []
-    counters: dict[str, int] = {}
     for item in iter_spectra([str(source)], quasar_catalog=quasar_catalog):
         if isinstance(item, SightlineError):
             problems.append(str(item))
             continue
         sl = item
         path = str(sl.provenance.get("file", source))
-        index = counters.get(path, 0)
-        counters[path] = index + 1
         if sl.sightline_id in excluded:
             problems.append(f"{path}: {sl.sightline_id} has a catalogued absorber; not used as a host")
             continue
@@ -180,7 +180,7 @@ def collect_hosts(
         except SightlineError as err:
             problems.append(str(err))
             continue
-        hosts.append(Host(path, index, sl.sightline_id, sl.z_qso))
+        hosts.append(Host(path, sl.sightline_id, str(quasar_catalog) if quasar_catalog else None))
     return hosts, problems
 
 
