@@ -782,3 +782,16 @@ def test_bad_inputs_raise_specific_one_line_errors(tmp_path):
         items = list(iter_spectra(paths, format=None))
     assert all(isinstance(i, (Sightline, SightlineError)) for i in items)
     assert sum(isinstance(i, SightlineError) for i in items) >= len(paths) - 1
+
+
+def test_boss_engines_agree():
+    from dla_cnn.assets import sample_spectra_dir
+    from dla_cnn.io import read_spectrum
+
+    path = sorted(sample_spectra_dir().glob("spec-*.fits.gz"))[0]
+    a = read_spectrum(path)[0]
+    b = read_spectrum(path, engine="astropy")[0]
+    assert a.start_index == b.start_index and a.sightline_id == b.sightline_id and a.z_qso == b.z_qso
+    np.testing.assert_allclose(a.flux, b.flux, rtol=1e-6)
+    np.testing.assert_array_equal(a.ivar, b.ivar)
+    np.testing.assert_array_equal(a.mask, b.mask)

@@ -171,7 +171,7 @@ def _non_fits_kind(path: str, head: bytes) -> str:
 
 
 # ------------------------------------------------------------------------------ reading
-def _iter_file(path: str, fmt: str | None, z_qso: RedshiftArg, zmap: Mapping | None,
+def _iter_file(path: str, fmt: str | None, z_qso: RedshiftArg, zmap: Mapping | None, engine: str = "specutils",
                ) -> Iterator[Sightline | SightlineError]:
     if not Path(path).is_file():
         raise SpectrumReadError(path, "file not found")
@@ -187,7 +187,7 @@ def _iter_file(path: str, fmt: str | None, z_qso: RedshiftArg, zmap: Mapping | N
     with open_fits(path) as hdul:
         kind = kind or sniff_hdul(hdul, path)
         if kind == "boss-spec":
-            yield read_boss_hdul(hdul, path, z_qso, zmap)
+            yield read_boss_hdul(hdul, path, z_qso, zmap, engine)
         elif kind == "spspec":
             yield read_spspec_hdul(hdul, path, z_qso, zmap)
         elif kind == "spplate":
@@ -203,6 +203,7 @@ def iter_sightlines(
     z_qso: RedshiftArg = None,
     format: str | None = None,
     quasar_catalog: Table | Mapping | str | Path | None = None,
+    engine: str = "specutils",
 ) -> Iterator[Sightline | SightlineError]:
     """Yield each sightline of one file, or the :class:`SightlineError` in its place.
 
@@ -213,7 +214,7 @@ def iter_sightlines(
     fmt = canonical_format(format)
     zmap = as_redshift_map(quasar_catalog)
     try:
-        yield from _iter_file(str(path), fmt, z_qso, zmap)
+        yield from _iter_file(str(path), fmt, z_qso, zmap, engine)
     except SightlineError as err:
         yield err
 
@@ -223,6 +224,7 @@ def read_spectrum(
     z_qso: RedshiftArg = None,
     format: str | None = None,
     quasar_catalog: Table | Mapping | str | Path | None = None,
+    engine: str = "specutils",
 ) -> list[Sightline]:
     """Read every sightline of a spectrum file, whatever its format.
 
@@ -239,6 +241,9 @@ def read_spectrum(
     quasar_catalog : Table, mapping, or path, optional
         Quasar catalog (:func:`~dla_cnn.io.read_quasar_catalog`, or a DESI TARGETID/Z
         table); it overrides redshifts stored in the files.
+    engine : {"specutils", "astropy"}
+        How BOSS ``spec`` files are read: through specutils' loader (default) or directly
+        with astropy (same values, faster; what catalog runs use).
 
     Returns
     -------
@@ -255,7 +260,7 @@ def read_spectrum(
         If ``format`` is not a known name or the quasar catalog is unreadable.
     """
     out = []
-    for item in iter_sightlines(path, z_qso, format, quasar_catalog):
+    for item in iter_sightlines(path, z_qso, format, quasar_catalog, engine):
         if isinstance(item, SightlineError):
             raise item
         out.append(item)

@@ -95,7 +95,7 @@ def prepare_task(task: Task) -> list[Prepared]:
     if task.z_qso is not None:
         ids["z_qso"] = task.z_qso
     try:
-        sightlines = read_spectrum(task.file, z_qso=task.z_qso)
+        sightlines = read_spectrum(task.file, z_qso=task.z_qso, engine="astropy")
     except SightlineError as err:
         return [Prepared(error_row(err, task.sightline_id, **ids))]
     except Exception as err:  # an unforeseen problem in one file must not stop the run
