@@ -128,6 +128,46 @@ def simulate(
         _fail(err)
 
 
+# --------------------------------------------------------------------------- train
+@app.command()
+def train(
+    train_set: Path = typer.Argument(..., help="HDF5 training set from build-training."),
+    out_path: Path = typer.Option(..., "--out", help="Output model (.keras); its card is NAME.card.json."),
+    preset: str = typer.Option("fcn", "--preset", help="Model preset: fcn (default) or parks2018."),
+    epochs: int = typer.Option(10, "--epochs", help="Epochs."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Sightlines (fcn) or windows (parks2018) per batch."),
+    lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (cosine decay)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
+    patience: int = typer.Option(4, "--patience", help="Early-stopping patience (epochs)."),
+    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Limit batches per epoch."),
+    calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Fit the N_HI/error/confidence calibration."),
+) -> None:
+    """Train a model on a training set (GPU when one is visible, else CPU) and write its model card."""
+    import keras
+
+    from dla_cnn.model.train import devices, train as train_model
+
+    try:
+        console.print(f"backend {keras.backend.backend()}, devices: {', '.join(devices())}", highlight=False)
+        model, card = train_model(train_set, out_path, preset, epochs, batch_size, lr, seed, resume, patience,
+                                  steps_per_epoch, log=lambda s: console.print(s, highlight=False),
+                                  command=_command_line())
+        if calibrate:
+            from dla_cnn.model.card import write_card
+            from dla_cnn.scan.calibrate import fit_calibration
+
+            cal, summary = fit_calibration(model, train_set, "validation")
+            card["calibration"] = cal.to_dict()
+            card["calibration_summary"] = summary
+            write_card(out_path, card)
+    except DlaCnnError as err:
+        _fail(err)
+    m = card["metrics_test"]
+    out.print(f"wrote {out_path}: test pixel accuracy {m['pixel_accuracy']:.4f}, offset RMSE {m['offset_rmse_px']:.2f} px, "
+              f"N_HI RMSE {m['log_nhi_rmse_dex']:.3f} dex ({card['samples_per_s']:.0f} samples/s)")
+
+
 # --------------------------------------------------------------------------- scan
 def _print_absorbers(results) -> None:
     from rich.table import Table as RichTable

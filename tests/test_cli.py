@@ -1,0 +1,69 @@
+"""The command line: thin, one-line errors, non-zero exits, no tracebacks."""
+
+import shutil
+
+import pytest
+from astropy.table import Table
+from typer.testing import CliRunner
+
+from dla_cnn.assets import sample_spectra_dir
+from dla_cnn.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_scan_prints_absorbers_and_writes_catalog(tmp_path):
+    files = sorted(sample_spectra_dir().glob("spec-*.fits.gz"))[:4]
+    res = _run("scan", *files, "--out", tmp_path / "c.fits", "--plot", tmp_path / "plots")
+    assert res.exit_code == 0, res.output
+    assert "wrote" in res.output
+    assert len(Table.read(tmp_path / "c.fits", hdu="SIGHTLINES")) == 4
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 4
+
+
+@pytest.mark.parametrize("content,needle", [(b"not a fits file at all", "format"), (b"SIMPLE  =  T", "")])
+def test_scan_bad_file_is_one_line_and_nonzero(tmp_path, content, needle):
+    bad = tmp_path / "spec-0001-50000-0001.fits"
+    bad.write_bytes(content)
+    res = _run("scan", bad)
+    assert res.exit_code != 0
+    assert "Traceback" not in res.output
+    errors = [ln for ln in res.output.splitlines() if "spec-0001-50000-0001" in ln]
+    assert errors and needle in res.output.lower()
+
+
+def test_scan_mixed_good_and_bad_exits_2_but_reports_good(tmp_path):
+    good = sorted(sample_spectra_dir().glob("spec-*.fits.gz"))[0]
+    shutil.copy(good, tmp_path / good.name)
+    (tmp_path / "spec-0001-50000-0001.fits").write_bytes(b"garbage")
+    res = _run("scan", tmp_path, "--out", tmp_path / "c.fits")
+    assert res.exit_code == 2
+    sl = Table.read(tmp_path / "c.fits", hdu="SIGHTLINES")
+    assert sorted(sl["status"]) == ["error", "ok"]
+
+
+def test_missing_model_is_a_run_error(tmp_path):
+    good = sorted(sample_spectra_dir().glob("spec-*.fits.gz"))[0]
+    res = _run("scan", good, "--model", tmp_path / "nope.keras")
+    assert res.exit_code == 1 and "nope.keras" in res.output and "Traceback" not in res.output
+
+
+def test_simulate_build_and_vet_commands(tmp_path):
+    res = _run("simulate", 3, "--seed", 1, "--dla-rate", 2.0, "--out", tmp_path / "sims")
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "sims").glob("spec-*.fits"))) == 3
+    res = _run("build-training", "-n", 20, "--seed", 3, "--out", tmp_path / "t.h5")
+    assert res.exit_code == 0 and (tmp_path / "t.h5").exists()
+    res = _run("build-training", "-n", 0, "--out", tmp_path / "t0.h5")
+    assert res.exit_code != 0 and "n-sightlines" in res.output
+    res = _run("catalog", tmp_path / "sims", "--out", tmp_path / "cat.fits")
+    assert res.exit_code == 0, res.output
+    res = _run("vet", tmp_path / "cat.fits", tmp_path / "sims" / "truth.ecsv", "--plots", tmp_path / "vp")
+    assert res.exit_code == 0, res.output
+    assert "completeness" in res.output
+    res = _run("plot", "--summary", tmp_path / "cat.fits", "--out", tmp_path / "s.png")
+    assert res.exit_code == 0 and (tmp_path / "s.png").stat().st_size > 10000
