@@ -143,3 +143,31 @@ def test_split_is_by_host():
     splits = np.array([split_of(f"sim-0-{i}") for i in range(5000)])
     assert np.mean(splits == 0) == pytest.approx(0.8, abs=0.03)
     assert np.mean(splits == 2) == pytest.approx(0.1, abs=0.02)
+
+
+def test_build_from_real_format_host_files(tmp_path):
+    """Hosts read from BOSS spec files; catalogued absorbers exclude their sightlines."""
+    from astropy.table import Table
+
+    from dla_cnn.simulate.export import simulate_to_directory
+    from dla_cnn.training import collect_hosts
+
+    res = simulate_to_directory(tmp_path / "hosts", 4, seed=12)
+    ids = sorted(p.name[5:-5] for p in (tmp_path / "hosts").glob("spec-*.fits"))
+    Table({"sightline_id": [ids[0]], "z_abs": [2.5], "log_nhi": [20.5]}).write(tmp_path / "known.ecsv")
+    hosts, problems = collect_hosts(tmp_path / "hosts", exclude_catalog=tmp_path / "known.ecsv")
+    host_ids = {h.host_id for h in hosts}
+    assert ids[0] not in host_ids and any(ids[0] in p for p in problems)
+    assert host_ids <= set(ids[1:]) and len(host_ids) >= 2
+    cfg = BuildConfig(n_sightlines=40, seed=2, source=str(tmp_path / "hosts"), chunk_rows=16)
+    out = build_training_set(tmp_path / "real.h5", cfg, hosts=hosts)
+    with h5py.File(out) as f:
+        assert f["inputs"].shape == (40, 1748, 2)
+        assert set(f["host_id"][:].astype(str)) <= host_ids
+        # the split follows the host: every row of one host is in the same split
+        by_host = {}
+        for h, s in zip(f["host_id"][:].astype(str), f["split"][:]):
+            by_host.setdefault(h, set()).add(int(s))
+        assert all(len(s) == 1 for s in by_host.values())
+        assert (f["label_class"][:] == 1).any()
+    assert res["n_truth"] >= 0
