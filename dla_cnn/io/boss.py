@@ -141,8 +141,12 @@ def read_boss_hdul(
     else:
         raise ValueError(f"unknown engine {engine!r} (use 'specutils' or 'astropy')")
 
-    spall = _spall_row(hdul, path)
     hdr = hdul[0].header
+    # with the redshift given and the ids in the primary header, the astropy engine skips
+    # parsing the SPALL table (half the read time of a catalog run from a quasar table)
+    ids_in_header = all(k in hdr for k in ("PLATEID", "MJD", "FIBERID"))
+    fast = engine == "astropy" and isinstance(z_qso, (int, float)) and ids_in_header
+    spall = {} if fast else _spall_row(hdul, path)
     plate = as_int(header_value([spall, hdr], ["PLATE", "PLATEID"]))
     mjd = as_int(header_value([spall, hdr], ["MJD"]))
     fiber = as_int(header_value([spall, hdr], ["FIBERID", "FIBER"]))
