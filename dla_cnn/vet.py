@@ -239,12 +239,12 @@ def normalise_truth(
     z = _floats(table[zcol])
     logn = _floats(table[ncol])
     nrow = len(table)
-    z2 = z.reshape(nrow, -1)
-    n2 = np.broadcast_to(logn.reshape(nrow, -1), z2.shape)
-    width = z2.shape[1]
+    width = z.size // nrow if nrow else 1  # several absorbers per row (GP catalogs) or one
+    z2 = z.reshape(nrow, width)
+    n2 = np.broadcast_to(logn.reshape(nrow, logn.size // nrow if nrow else 1), z2.shape)
 
     def per_absorber(values: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(values.reshape(nrow, -1), (nrow, width))
+        return np.broadcast_to(values.reshape(nrow, values.size // nrow if nrow else 1), (nrow, width))
 
     keep = np.isfinite(z2) & np.isfinite(n2)
     conf_col = _find(table, "confidence")

@@ -294,3 +294,17 @@ def test_truth_errors(tmp_path):
         vet.normalise_truth(Table({"ra": [1.0], "dec": [2.0]}))
     with pytest.raises(ConfigError, match="unknown truth format"):
         vet.normalise_truth(Table({"ra": [1.0]}), kind="sdss")
+
+
+def test_empty_truth_table_vets_to_zero_completeness_denominators():
+    from astropy.table import Table
+
+    from dla_cnn.catalog import absorber_table, sightline_table
+    from dla_cnn.vet import vet
+
+    truth = Table(names=("sightline_id", "z_abs", "log_nhi"), dtype=("U20", "f8", "f8"))
+    sl = sightline_table([{"sightline_id": "1-2-0003", "status": "ok", "z_qso": 3.0, "snr": 5.0,
+                           "z_min": 2.0, "z_max": 2.9}])
+    ab = absorber_table([{"sightline_id": "1-2-0003", "z_abs": 2.5, "log_nhi": 20.6, "confidence": 0.9}])
+    rep = vet(ab, sl, truth)
+    assert rep.n_true_dla == 0 and rep.fp_per_sightline == 1.0 and rep.purity == 0.0
