@@ -1,42 +1,80 @@
 """Saved models: ``NAME.keras`` plus its model card ``NAME.card.json``.
 
-The card records what a user needs to trust (and reproduce) a model: the preset and its
-config, the training set (path, sha256, generation config), seed, backend and hardware,
-training time and throughput, the held-out test metrics, the exact commands, and the
-calibration of the absorber step (spec section 8).  :func:`load_model` refuses a model
-whose file does not match the sha256 in its card.
+The card records what a user needs to trust and reproduce a model: the preset and its
+config, the output and loss conventions, the training set (path, sha256, generation
+config), seed, backend and devices, training time and throughput, the held-out test
+metrics, and a free-form ``calibration`` dict that the scanner fills with its N_HI
+calibration and uncertainty scales (spec section 8).
+
+:func:`load_model` refuses a model whose file is missing, whose card is missing or
+corrupt, whose sha256 differs from the card's, or whose input does not match its preset;
+every refusal is an :class:`~dla_cnn.exceptions.AssetError` with a one-line message.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 from pathlib import Path
 
+import keras
+
 from dla_cnn import __version__
-from dla_cnn.exceptions import AssetError
+from dla_cnn.assets import sha256_of
+from dla_cnn.exceptions import AssetError, ConfigError
+from dla_cnn.model.presets import PRESETS, config_from_dict, preset_config
+
+OUTPUT_CONVENTION = ("raw outputs [logit, offset_px, log_nhi - 20.5]; prob = sigmoid(logit); "
+                     "fcn: (batch, pixels, 3), parks2018: (batch, 3) for the window's central pixel")
 
 
 def card_path(model_path: str | Path) -> Path:
     """``NAME.card.json`` beside ``NAME.keras``."""
     p = Path(model_path)
-    return p.with_name(p.name[: -len(".keras")] + ".card.json" if p.name.endswith(".keras") else p.name + ".card.json")
+    stem = p.name[: -len(".keras")] if p.name.endswith(".keras") else p.name
+    return p.with_name(stem + ".card.json")
 
 
-def save_model(model, path: str | Path, card: dict) -> Path:
-    """Save ``model`` to ``path`` (.keras) and write its card with the file's sha256."""
-    from dla_cnn.assets import sha256_of
+def _one_line(err: BaseException, limit: int = 200) -> str:
+    return f"{type(err).__name__}: {' '.join(str(err).split())[:limit]}"
 
+
+def inference_copy(model: keras.Model) -> keras.Model:
+    """The same architecture and weights without optimizer state or compile settings."""
+    clone = model.__class__.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def save_model(model: keras.Model, path: str | Path, card: dict) -> Path:
+    """Save ``model`` to ``path`` (``.keras``) and its card beside it.
+
+    The model is saved without optimizer state.  The card gets ``name``, ``sha256`` (of
+    the written ``.keras`` file), ``dla_cnn_version`` and ``created``; ``preset`` defaults
+    to the model's name when that is a preset.  Both files are written atomically.
+
+    Returns
+    -------
+    Path
+        The model file.
+    """
     path = Path(path)
     if path.suffix != ".keras":
-        raise AssetError(f"{path}: model files must end in .keras")
+        raise ConfigError(f"{path}: model files must end in .keras")
+    card = dict(card)
+    preset = card.setdefault("preset", model.name)
+    if preset not in PRESETS:
+        raise ConfigError(f"{path}: the card names no known preset ({preset!r}; choose from {', '.join(PRESETS)})")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
+    to_save = inference_copy(model) if getattr(model, "optimizer", None) is not None else model
+    to_save.save(tmp)
     os.replace(tmp, path)
-    card = dict(card)
     card.setdefault("name", path.stem)
+    card.setdefault("calibration", {})
+    card.setdefault("output_convention", OUTPUT_CONVENTION)
     card["sha256"] = sha256_of(path)
     card["dla_cnn_version"] = __version__
     card.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
@@ -44,60 +82,91 @@ def save_model(model, path: str | Path, card: dict) -> Path:
     return path
 
 
+def _plain(value):
+    """JSON-safe copy: NaN/inf become null, numpy scalars and arrays become Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return _plain(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_card(model_path: str | Path, card: dict) -> Path:
+    """Write (or rewrite, e.g. after calibration) the card of a model, atomically.
+
+    NaN and infinite numbers are written as ``null`` so the card is strict JSON.
+    """
     cp = card_path(model_path)
-    cp.write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    tmp = cp.with_name(f".{cp.name}.tmp")
+    tmp.write_text(json.dumps(_plain(card), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
+    os.replace(tmp, cp)
     return cp
 
 
 def read_card(model_path: str | Path) -> dict:
+    """The card of a model file; :class:`AssetError` if missing or corrupt."""
     cp = card_path(model_path)
     if not cp.exists():
         raise AssetError(f"{cp}: model card missing (every model needs NAME.card.json beside NAME.keras)")
     try:
         card = json.loads(cp.read_text())
-    except json.JSONDecodeError as err:
-        raise AssetError(f"{cp}: corrupt model card ({err.msg} at line {err.lineno})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise AssetError(f"{cp}: corrupt model card ({_one_line(err, 120)})") from None
     if not isinstance(card, dict) or "preset" not in card:
         raise AssetError(f"{cp}: not a dla-cnn model card (no 'preset')")
     return card
 
 
-def load_model(path: str | Path):
+def _expected_input(card: dict, path: Path) -> tuple:
+    try:
+        cfg = config_from_dict(card["preset_config"]) if card.get("preset_config") else preset_config(card["preset"])
+    except (ConfigError, TypeError) as err:
+        raise AssetError(f"{path}: invalid preset_config in its card ({_one_line(err, 120)})") from None
+    if cfg.name != card["preset"]:
+        raise AssetError(f"{path}: card preset {card['preset']!r} but preset_config of {cfg.name!r}")
+    return (cfg.window, cfg.channels) if card["preset"] == "parks2018" else (cfg.length, cfg.channels)
+
+
+def load_model(path: str | Path) -> tuple[keras.Model, dict]:
     """Load a model and its card, checking both.
 
     Returns
     -------
     model : keras.Model
+        Uncompiled, ready for :func:`dla_cnn.model.predict_windows`.
     card : dict
 
     Raises
     ------
     AssetError
-        Missing file, missing/corrupt card, sha256 mismatch, unreadable model, or a model
-        whose input does not match its preset.
+        Missing model file, missing or corrupt card, sha256 mismatch, unreadable model,
+        or a model whose input/output shapes do not match its preset.
     """
-    import keras
-
-    from dla_cnn.assets import sha256_of
-    from dla_cnn.model.presets import PRESETS, preset_config
+    import dla_cnn.model.loss  # noqa: F401 - registers the custom objects a checkpoint may name
+    import dla_cnn.model.metrics  # noqa: F401
 
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise AssetError(f"{path}: model file not found")
     card = read_card(path)
     if card["preset"] not in PRESETS:
-        raise AssetError(f"{path}: unknown preset {card['preset']!r} in its card")
-    if card.get("sha256") and sha256_of(path) != card["sha256"]:
-        raise AssetError(f"{path}: sha256 differs from its model card (corrupt, or card of another model)")
+        raise AssetError(f"{path}: unknown preset {card['preset']!r} in its card (choose from {', '.join(PRESETS)})")
+    if not card.get("sha256"):
+        raise AssetError(f"{card_path(path)}: the card records no sha256 of the model file")
+    if sha256_of(path) != card["sha256"]:
+        raise AssetError(f"{path}: sha256 differs from its model card (corrupt file, or the card of another model)")
+    expect = _expected_input(card, path)
     try:
         model = keras.saving.load_model(path, compile=False)
-    except Exception as err:  # keras raises many types for a bad zip/config
-        msg = " ".join(str(err).split())[:200]
-        raise AssetError(f"{path}: cannot load the model ({type(err).__name__}: {msg})") from None
-    cfg = preset_config(card["preset"])
-    expect = (cfg.window, cfg.channels) if card["preset"] == "parks2018" else (cfg.length, cfg.channels)
-    if tuple(model.input_shape[1:]) != expect:
-        raise AssetError(f"{path}: input shape {tuple(model.input_shape[1:])} does not match preset "
-                         f"{card['preset']} {expect}")
+    except Exception as err:  # keras raises many types for a bad zip or config
+        raise AssetError(f"{path}: cannot load the model ({_one_line(err)})") from None
+    got = tuple(model.input_shape[1:])
+    rank = 2 if card["preset"] == "parks2018" else 3
+    if got != expect or len(model.output_shape) != rank or model.output_shape[-1] != 3:
+        raise AssetError(f"{path}: model input {got} / output {tuple(model.output_shape[1:])} does not match "
+                         f"preset {card['preset']} (input {expect})")
     return model, card

@@ -1,111 +1,309 @@
-"""Streaming training data from the HDF5 sets as ``keras.utils.PyDataset`` (any backend).
+"""Streaming training data from the HDF5 training sets, as a ``keras.utils.PyDataset``.
 
-Rows are read block by block (blocks aligned with the file's 64-row chunks); the block
-order is shuffled every epoch and rows are shuffled within a block, so the whole file is
-never in memory.  ``fcn`` gets whole sightlines; ``parks2018`` gets 400-px windows cut on
-the fly around sampled pixels, balanced 50/50 between positive and negative pixels of
-each sightline (ignored pixels are never sampled), labelled by their central pixel.
+A training set holds one row per sightline (layout in :mod:`dla_cnn.training.dataset`):
+``inputs`` (N, 1748, 2), ``label_class`` / ``label_offset`` / ``label_log_nhi``
+(N, 1748) and ``split`` (N,) with 0 train, 1 validation, 2 test.
+
+:class:`TrainingData` never reads the whole set: each batch reads the few row chunks it
+needs (the HDF5 chunk cache keeps recent chunks decompressed).  Every epoch the order of
+the row blocks (one block per HDF5 chunk) is shuffled and the rows within each block are
+shuffled, seeded by ``(seed, epoch)``, so runs are reproducible.  (With a
+``steps_per_epoch`` shorter than the split, Keras keeps one iterator across epochs while
+the order is reshuffled at every epoch end, so a pass may see a few rows twice.)
+
+* ``fcn`` batches are whole sightlines: ``x`` (batch, 1748, 2), ``y`` (batch, 1748, 3).
+* ``parks2018`` batches are 400-px flux windows cut on the fly: ``x`` (batch, 400, 1),
+  ``y`` (batch, 3) = the labels of each window's central pixel.  Half of the windows of a
+  batch are centred on positive pixels (spread evenly over the sightlines that have
+  some), half on negative ones (spread evenly over all sightlines), so every sightline
+  with an absorber contributes as many positive as negative windows; pixels labelled -1
+  are never sampled.  Flux beyond the ends of a sightline is 0 (missing).
+  If no sightline of a batch has a positive pixel, the batch is all negatives.
+
+``y`` packs ``[class, offset, log_nhi]`` on its last axis (see :mod:`dla_cnn.model.loss`).
 """
 
 from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
 
 import h5py
 import keras
 import numpy as np
 
-from dla_cnn.model.predict import sliding_windows
-from dla_cnn.training.dataset import CHUNK_ROWS, SPLITS
+from dla_cnn.exceptions import AssetError, ConfigError
+from dla_cnn.model.presets import ModelConfig, Parks2018Config, preset_config
+
+SPLITS = {"train": 0, "validation": 1, "test": 2}
+"""Codes of the ``split`` dataset."""
+
+REQUIRED = ("inputs", "label_class", "label_offset", "label_log_nhi", "split")
+LABELS = ("label_class", "label_offset", "label_log_nhi")
 
 
-class SightlineData(keras.utils.PyDataset):
+def split_code(split: str) -> int:
+    """The ``split`` dataset code of a split name."""
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    return SPLITS[split]
+
+
+def open_training_set(path: str | Path, **kwargs) -> h5py.File:
+    """Open a training set read-only, checking it has the datasets the model needs.
+
+    Raises
+    ------
+    AssetError
+        The file is missing, not HDF5, or lacks a required dataset.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AssetError(f"{path}: training set not found")
+    try:
+        f = h5py.File(path, "r", **kwargs)
+    except OSError as err:
+        raise AssetError(f"{path}: cannot read the training set ({' '.join(str(err).split())})") from None
+    missing = [name for name in REQUIRED if name not in f]
+    if missing:
+        f.close()
+        raise AssetError(f"{path}: not a dla-cnn training set (missing {', '.join(missing)})")
+    return f
+
+
+def training_set_attrs(path: str | Path) -> dict:
+    """Root attributes of a training set, with ``config`` parsed from JSON."""
+    with open_training_set(path) as f:
+        out = {}
+        for key, value in f.attrs.items():
+            if isinstance(value, bytes):
+                value = value.decode()
+            if isinstance(value, np.ndarray):
+                value = [v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
+                         for v in value]
+            elif isinstance(value, np.generic):
+                value = value.item()
+            out[key] = value
+        out["n_rows"] = int(f["split"].shape[0])
+    if isinstance(out.get("config"), str):
+        try:
+            out["config"] = json.loads(out["config"])
+        except json.JSONDecodeError:
+            pass
+    return out
+
+
+def cut_windows(flux: np.ndarray, rows: np.ndarray, centres: np.ndarray, window: int = 400) -> np.ndarray:
+    """Flux windows centred on given pixels.
+
+    Parameters
+    ----------
+    flux : ndarray (n, length)
+        Normalised flux of ``n`` sightlines (0 where missing).
+    rows, centres : ndarray of int (m,)
+        Sightline and central pixel of each window.
+    window : int
+        Window length; the centre sits at index ``window // 2``.
+
+    Returns
+    -------
+    ndarray (m, window, 1), float32
+        Pixels beyond the ends of a sightline are 0 (missing), never copies of real flux.
+    """
+    n, length = flux.shape
+    half = window // 2
+    padded = np.zeros((n, length + window), dtype=np.float32)
+    padded[:, half: half + length] = flux
+    idx = np.asarray(centres)[:, None] + np.arange(window)
+    return padded[np.asarray(rows)[:, None], idx][..., None]
+
+
+def sliding_windows(flux: np.ndarray, window: int = 400) -> np.ndarray:
+    """The window of every pixel of ``(n, length)`` sightlines -> ``(n * length, window, 1)``.
+
+    Same convention as :func:`cut_windows` (centre at ``window // 2``, zeros outside).
+    """
+    n, length = flux.shape
+    half = window // 2
+    padded = np.zeros((n, length + window), dtype=np.float32)
+    padded[:, half: half + length] = flux
+    view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=1)[:, :length]
+    return view.reshape(n * length, window, 1)
+
+
+class TrainingData(keras.utils.PyDataset):
     """Batches of ``(inputs, labels)`` from one split of a training set.
 
     Parameters
     ----------
-    path : str
+    path : str or Path
         HDF5 training set.
     split : {"train", "validation", "test"}
     batch_size : int
-        Sightlines per batch (fcn) or windows per batch (parks2018).
-    windowed : bool
-        Cut 400-px windows for the parks2018 preset.
+        Sightlines per batch (``fcn``) or windows per batch (``parks2018``).
+    preset : str or config
+        ``"fcn"`` (whole sightlines) or ``"parks2018"`` (windows).
     windows_per_sightline : int
-        Windows sampled per sightline (half positive where it has positives).
+        ``parks2018`` only: windows cut per sightline, so a batch reads
+        ``batch_size // windows_per_sightline`` sightlines.
     seed : int
-    shuffle : bool
+        Seeds the shuffles and the window sampling (with the epoch number).
+    shuffle : bool, optional
+        Shuffle blocks and rows every epoch; default True for ``train`` only.
+    drop_remainder : bool, optional
+        Drop the last incomplete batch (fixed shapes, no recompilation); default
+        ``shuffle``.  A split smaller than one batch still gives one batch.
     max_sightlines : int, optional
-        Use only the first rows of the split (quick runs).
+        Use only the first rows of the split (quick runs, tests).
+    **kwargs
+        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
     """
 
-    def __init__(self, path: str, split: str = "train", batch_size: int = 32, windowed: bool = False,
-                 windows_per_sightline: int = 16, seed: int = 0, shuffle: bool = True,
+    def __init__(self, path: str | Path, split: str = "train", batch_size: int = 32,
+                 preset: str | ModelConfig = "fcn", windows_per_sightline: int = 16, seed: int = 0,
+                 shuffle: bool | None = None, drop_remainder: bool | None = None,
                  max_sightlines: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        cfg = preset_config(preset)
         self.path = str(path)
-        with h5py.File(self.path, "r") as f:
-            rows = np.flatnonzero(f["split"][:] == SPLITS[split])
+        self.split = split
+        self.windowed = isinstance(cfg, Parks2018Config)
+        self.window = cfg.window if self.windowed else None
+        self.batch_size = int(batch_size)
+        self.windows_per_sightline = max(1, min(int(windows_per_sightline), self.batch_size))
+        self.seed = int(seed)
+        self.shuffle = (split == "train") if shuffle is None else bool(shuffle)
+        self.drop_remainder = self.shuffle if drop_remainder is None else bool(drop_remainder)
+        code = split_code(split)
+        with open_training_set(self.path) as f:
+            rows = np.flatnonzero(f["split"][:] == code)
+            chunks = f["inputs"].chunks
+            self.length = int(f["inputs"].shape[1])
+        self.chunk_rows = int(chunks[0]) if chunks else 64
         if max_sightlines:
-            rows = rows[:max_sightlines]
+            rows = rows[: int(max_sightlines)]
+        if rows.size == 0:
+            raise ConfigError(f"{self.path}: the {split!r} split is empty")
         self.rows = rows
-        self.batch_size = batch_size
-        self.windowed = windowed
-        self.windows_per_sightline = windows_per_sightline
-        self.shuffle = shuffle
-        self.seed = seed
+        self.rows_per_batch = (max(1, self.batch_size // self.windows_per_sightline) if self.windowed
+                               else self.batch_size)
         self.epoch = 0
-        block = CHUNK_ROWS if not windowed else max(1, batch_size // windows_per_sightline)
-        self.rows_per_batch = batch_size if not windowed else block
-        self._batches = [rows[i: i + self.rows_per_batch] for i in range(0, rows.size, self.rows_per_batch)]
-        self._order = np.arange(len(self._batches))
-        self._file = None
-        self.on_epoch_end()
+        self._file: h5py.File | None = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._order = self._epoch_order()
 
+    # ------------------------------------------------------------------ epoch layout
     def __len__(self) -> int:
-        return len(self._batches)
+        n, k = self.rows.size, self.rows_per_batch
+        if self.drop_remainder:
+            return max(1, n // k)
+        return -(-n // k)
+
+    def _epoch_order(self) -> np.ndarray:
+        if not self.shuffle:
+            return self.rows
+        rng = np.random.default_rng([self.seed, self.epoch, 0])
+        blocks = self.rows // self.chunk_rows
+        edges = np.flatnonzero(np.diff(blocks)) + 1
+        groups = np.split(self.rows, edges)
+        return np.concatenate([rng.permutation(groups[i]) for i in rng.permutation(len(groups))])
 
     def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self._order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self._batches))
         self.epoch += 1
+        self._order = self._epoch_order()
 
-    def _read(self, idx: np.ndarray):
+    # ------------------------------------------------------------------ reading
+    def _h5(self) -> h5py.File:
+        if self._file is not None and self._pid != os.getpid():  # a forked worker: never share the handle
+            self._file = None
         if self._file is None:
-            self._file = h5py.File(self.path, "r")
-        f = self._file
-        lo, hi = int(idx[0]), int(idx[-1]) + 1
-        sel = idx - lo
-        x = f["inputs"][lo:hi][sel]
-        y = np.stack([f["label_class"][lo:hi][sel], f["label_offset"][lo:hi][sel], f["label_log_nhi"][lo:hi][sel]],
-                     axis=-1).astype(np.float32)
+            self._pid = os.getpid()
+            # a chunk cache of 16 MB keeps the blocks of consecutive batches decompressed
+            self._file = open_training_set(self.path, rdcc_nbytes=16 * 2**20, rdcc_nslots=1009)
+        return self._file
+
+    def read_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs (n, L, 2) and packed labels (n, L, 3) of file rows, in the given order."""
+        order = np.argsort(rows, kind="stable")
+        srt = rows[order]
+        x = np.empty((rows.size, self.length, 2), dtype=np.float32)
+        y = np.empty((rows.size, self.length, 3), dtype=np.float32)
+        blocks = srt // self.chunk_rows
+        starts = np.r_[0, np.flatnonzero(np.diff(blocks)) + 1, srt.size]
+        with self._lock:
+            f = self._h5()
+            for a, b in zip(starts[:-1], starts[1:]):
+                lo, hi = int(srt[a]), int(srt[b - 1]) + 1
+                sel = srt[a:b] - lo
+                dest = order[a:b]
+                x[dest] = f["inputs"][lo:hi][sel]
+                for k, name in enumerate(LABELS):
+                    y[dest, :, k] = f[name][lo:hi][sel]
         return x, y
 
-    def __getitem__(self, i: int):
-        idx = self._batches[int(self._order[i])]
-        x, y = self._read(idx)
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        if self.shuffle:
-            perm = rng.permutation(len(idx))
-            x, y = x[perm], y[perm]
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range ({len(self)} batches)")
+        k = self.rows_per_batch
+        rows = self._order[index * k: (index + 1) * k]
+        x, y = self.read_rows(rows)
         if not self.windowed:
             return x, y
+        rng = np.random.default_rng([self.seed, self.epoch, index + 1])
         return self._windows(x, y, rng)
 
+    # ------------------------------------------------------------------ parks2018 windows
     def _windows(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
-        k = self.windows_per_sightline
-        xs, ys = [], []
-        for j in range(len(x)):
-            cls = y[j, :, 0]
-            pos, neg = np.flatnonzero(cls == 1), np.flatnonzero(cls == 0)
-            n_pos = min(k // 2, pos.size)
-            pick = []
-            if n_pos:
-                pick.append(rng.choice(pos, n_pos, replace=pos.size < n_pos))
-            if neg.size:
-                pick.append(rng.choice(neg, k - n_pos, replace=neg.size < k - n_pos))
-            if not pick:
+        cls = y[..., 0]
+        pos = [np.flatnonzero(c == 1) for c in cls]
+        neg = [np.flatnonzero(c == 0) for c in cls]
+        with_pos = [j for j, p in enumerate(pos) if p.size]
+        with_neg = [j for j, n in enumerate(neg) if n.size]
+        n_pos = self.batch_size // 2 if with_pos else 0
+        if not with_neg:
+            n_pos = self.batch_size if with_pos else 0
+        if n_pos == 0 and not with_neg:
+            raise ConfigError(f"{self.path}: a batch of the {self.split!r} split has only ignored pixels")
+        rows, centres = [], []
+        for pool, members, total in ((pos, with_pos, n_pos), (neg, with_neg, self.batch_size - n_pos)):
+            if total == 0:
                 continue
-            pix = np.concatenate(pick)
-            w = sliding_windows(x[j:j + 1, :, 0])[pix]
-            xs.append(w)
-            ys.append(y[j, pix])
-        return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+            quota = np.full(len(members), total // len(members))
+            quota[rng.permutation(len(members))[: total % len(members)]] += 1
+            for j, q in zip(members, quota):
+                if q:
+                    cand = pool[j]
+                    centres.append(rng.choice(cand, q, replace=q > cand.size))
+                    rows.append(np.full(q, j))
+        rows, centres = np.concatenate(rows), np.concatenate(centres)
+        perm = rng.permutation(rows.size)
+        rows, centres = rows[perm], centres[perm]
+        windows = cut_windows(x[..., 0], rows, centres, self.window)
+        return windows, y[rows, centres]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_file"], state["_lock"] = None, None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the HDF5 file (it reopens on the next read)."""
+        with self._lock:
+            if self._file is not None and self._pid == os.getpid():
+                self._file.close()
+            self._file = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass

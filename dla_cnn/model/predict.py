@@ -1,13 +1,25 @@
-"""Inference for both presets, and the held-out metrics of spec section 7."""
+"""Inference for both presets, and the held-out metrics of spec section 7.
+
+:func:`predict_windows` is the one entry point the scanner uses: per-pixel probability,
+offset and log N_HI for stacks of 1748-px sightline windows, whatever the preset.
+
+Caveats
+-------
+* ``parks2018`` evaluates 1748 windows of 400 px per sightline (~13 G multiply-adds):
+  correct, but about two orders of magnitude slower than ``fcn``.
+* Batches are padded up to a power of two (at most ``batch_size``) so a compiled predict
+  function sees few distinct shapes; the padding rows are discarded.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
+import keras
 import numpy as np
 
-from dla_cnn import grid
+from dla_cnn.exceptions import ConfigError
+from dla_cnn.model.data import LABELS, open_training_set, sliding_windows, split_code
 from dla_cnn.model.presets import LOG_NHI_PIVOT
 
 
@@ -15,105 +27,147 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def is_windowed(model) -> bool:
-    """True for sliding-window models (parks2018), False for per-pixel ones (fcn)."""
-    return len(model.input_shape) == 3 and model.input_shape[1] != grid.N_WINDOW and len(model.output_shape) == 2
+def decode_outputs(raw: np.ndarray) -> dict[str, np.ndarray]:
+    """Raw model outputs ``[..., 3]`` -> ``prob``, ``offset`` (px) and ``log_nhi`` (dex)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    return {"prob": _sigmoid(raw[..., 0]), "offset": raw[..., 1], "log_nhi": raw[..., 2] + np.float32(LOG_NHI_PIVOT)}
 
 
-def sliding_windows(flux: np.ndarray, window: int = 400) -> np.ndarray:
-    """All ``window``-px flux windows centred on each pixel of (n, L) sightlines -> (n*L, window, 1).
-
-    Pixels beyond the sightline are 0 (missing), never a copy of real flux.
-    """
-    n, length = flux.shape
-    half = window // 2
-    padded = np.zeros((n, length + window), dtype=np.float32)
-    padded[:, half: half + length] = flux
-    view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=1)[:, :length]
-    return view.reshape(n * length, window, 1)
+def is_windowed(model: keras.Model) -> bool:
+    """True for sliding-window models (``parks2018``: one prediction per input), False for ``fcn``."""
+    return len(model.output_shape) == 2
 
 
-def _raw_predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    from keras import ops
-
-    outs = []
-    for i in range(0, len(x), batch_size):
-        outs.append(ops.convert_to_numpy(model(x[i: i + batch_size], training=False)))
-    return np.concatenate(outs) if outs else np.empty((0,) + tuple(model.output_shape[1:]))
+def _bucket(n: int, cap: int) -> int:
+    return min(cap, 1 << max(0, int(n - 1).bit_length()))
 
 
-def predict_windows(model, inputs: np.ndarray, batch_size: int = 128) -> dict[str, np.ndarray]:
-    """Per-pixel predictions for sightline windows.
+def predict_raw(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Raw outputs of ``model`` on ``x`` in batches (compiled predict function, no eager loop)."""
+    n = len(x)
+    if n == 0:
+        return np.empty((0, *model.output_shape[1:]), dtype=np.float32)
+    out = []
+    for i in range(0, n, batch_size):
+        xb = x[i: i + batch_size]
+        size = _bucket(len(xb), batch_size)
+        if size > len(xb):
+            xb = np.concatenate([xb, np.zeros((size - len(xb), *xb.shape[1:]), dtype=xb.dtype)])
+        out.append(np.asarray(model.predict_on_batch(xb))[: min(batch_size, n - i)])
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def predict_windows(model: keras.Model, inputs: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Per-pixel predictions for sightline windows, with either preset.
 
     Parameters
     ----------
     model : keras.Model
         A ``fcn`` or ``parks2018`` model.
     inputs : ndarray (n, 1748, 2)
-        Window channels (normalised flux, weight).
+        Window channels (normalised flux, weight), see
+        :meth:`dla_cnn.sightline.WindowInputs.channels`.
     batch_size : int
-        Sightlines per batch (fcn) or sightlines per batch of 1748 windows each (parks2018,
-        capped at 4).
+        Sightlines per batch for ``fcn``; for ``parks2018`` each batch is the 1748
+        windows of one sightline and this argument is not used.
 
     Returns
     -------
-    dict with ``prob``, ``offset`` (px) and ``log_nhi``, each (n, 1748).
+    dict
+        ``prob`` (probability that an absorber centre is within 60 px), ``offset``
+        (centre minus pixel, px) and ``log_nhi`` (dex), each (n, 1748) float32.
     """
     inputs = np.asarray(inputs, dtype=np.float32)
+    if inputs.ndim != 3 or inputs.shape[-1] != 2:
+        raise ConfigError(f"predict_windows: inputs must be (n, pixels, 2), got {inputs.shape}")
+    n, length = inputs.shape[:2]
     if is_windowed(model):
         window = int(model.input_shape[1])
-        out = []
-        step = max(1, min(batch_size, 4))
-        for i in range(0, len(inputs), step):
-            w = sliding_windows(inputs[i: i + step, :, 0], window)
-            out.append(_raw_predict(model, w, 2048).reshape(-1, inputs.shape[1], 3))
-        raw = np.concatenate(out) if out else np.empty((0, inputs.shape[1], 3))
+        raw = np.empty((n, length, 3), dtype=np.float32)
+        for i in range(n):
+            windows = sliding_windows(inputs[i: i + 1, :, 0], window)
+            raw[i] = predict_raw(model, windows, batch_size=length)
     else:
-        raw = _raw_predict(model, inputs, batch_size)
-    return {"prob": _sigmoid(raw[..., 0]), "offset": raw[..., 1], "log_nhi": raw[..., 2] + LOG_NHI_PIVOT}
+        raw = predict_raw(model, inputs, batch_size)
+    return decode_outputs(raw)
+
+
+class MetricSums:
+    """Accumulates the three held-out metrics over batches of predictions."""
+
+    def __init__(self):
+        self.correct = 0
+        self.valid = 0
+        self.off2 = 0.0
+        self.nhi2 = 0.0
+        self.pos = 0
+        self.n = 0
+
+    def add(self, pred: dict[str, np.ndarray], label_class: np.ndarray, label_offset: np.ndarray,
+            label_log_nhi: np.ndarray) -> None:
+        valid, pos = label_class >= 0, label_class == 1
+        self.correct += int(np.sum((pred["prob"][valid] >= 0.5) == pos[valid]))
+        self.valid += int(valid.sum())
+        self.off2 += float(np.sum((pred["offset"][pos] - label_offset[pos]).astype(np.float64) ** 2))
+        self.nhi2 += float(np.sum((pred["log_nhi"][pos] - label_log_nhi[pos]).astype(np.float64) ** 2))
+        self.pos += int(pos.sum())
+        self.n += len(label_class)
+
+    def result(self) -> dict[str, float]:
+        nan = float("nan")
+        return {
+            "pixel_accuracy": self.correct / self.valid if self.valid else nan,
+            "offset_rmse_px": float(np.sqrt(self.off2 / self.pos)) if self.pos else nan,
+            "log_nhi_rmse_dex": float(np.sqrt(self.nhi2 / self.pos)) if self.pos else nan,
+            "n_sightlines": self.n, "n_pixels": self.valid, "n_positive_pixels": self.pos,
+        }
 
 
 def pixel_metrics(pred: dict[str, np.ndarray], label_class: np.ndarray, label_offset: np.ndarray,
                   label_log_nhi: np.ndarray) -> dict[str, float]:
-    """Pixel accuracy (non-ignored pixels), offset RMSE (px) and log N_HI RMSE (dex) on positives."""
-    valid = label_class >= 0
-    pos = label_class == 1
-    acc = float(np.mean((pred["prob"][valid] >= 0.5) == pos[valid])) if valid.any() else float("nan")
-    off = float(np.sqrt(np.mean((pred["offset"][pos] - label_offset[pos]) ** 2))) if pos.any() else float("nan")
-    nhi = float(np.sqrt(np.mean((pred["log_nhi"][pos] - label_log_nhi[pos]) ** 2))) if pos.any() else float("nan")
-    return {"pixel_accuracy": acc, "offset_rmse_px": off, "log_nhi_rmse_dex": nhi,
-            "n_pixels": int(valid.sum()), "n_positive_pixels": int(pos.sum())}
+    """Pixel accuracy (non-ignored pixels), offset RMSE (px) and log N_HI RMSE (dex, positives)."""
+    sums = MetricSums()
+    sums.add(pred, label_class, label_offset, label_log_nhi)
+    return sums.result()
 
 
-def evaluate(model, h5_path: str | Path, split: str = "test", max_sightlines: int | None = None,
-             batch_size: int = 128) -> dict[str, float]:
+def evaluate(model: keras.Model, h5_path: str | Path, split: str = "test", max_sightlines: int | None = None,
+             batch_size: int = 64, block_rows: int = 512) -> dict[str, float]:
     """The held-out metrics of a model on one split of a training set.
 
-    Returns pixel accuracy, offset RMSE (px) and log N_HI RMSE (dex) on positive pixels,
-    accumulated chunk by chunk (the set is never loaded whole).
-    """
-    from dla_cnn.training.dataset import SPLITS
+    Parameters
+    ----------
+    model : keras.Model
+    h5_path : path
+        Training set.
+    split : {"test", "validation", "train"}
+    max_sightlines : int, optional
+        Evaluate only the first rows of the split.
+    batch_size : int
+        Inference batch (sightlines).
+    block_rows : int
+        Rows read from the file at a time (the set is never loaded whole).
 
-    sums = {"correct": 0.0, "valid": 0, "off2": 0.0, "nhi2": 0.0, "pos": 0, "n": 0}
-    with h5py.File(h5_path, "r") as f:
-        rows = np.flatnonzero(f["split"][:] == SPLITS[split])
+    Returns
+    -------
+    dict
+        ``pixel_accuracy`` over non-ignored pixels, ``offset_rmse_px`` and
+        ``log_nhi_rmse_dex`` over positive pixels, and the counts behind them.
+    """
+    sums = MetricSums()
+    with open_training_set(h5_path) as f:
+        rows = np.flatnonzero(f["split"][:] == split_code(split))
         if max_sightlines:
-            rows = rows[:max_sightlines]
-        for b0 in range(0, rows.size, 512):
-            idx = rows[b0: b0 + 512]
-            lo, hi = idx[0], idx[-1] + 1
+            rows = rows[: int(max_sightlines)]
+        for b0 in range(0, rows.size, block_rows):
+            idx = rows[b0: b0 + block_rows]
+            lo, hi = int(idx[0]), int(idx[-1]) + 1
             sel = idx - lo
             x = f["inputs"][lo:hi][sel]
-            cls, off, nhi = f["label_class"][lo:hi][sel], f["label_offset"][lo:hi][sel], f["label_log_nhi"][lo:hi][sel]
-            p = predict_windows(model, x, batch_size)
-            valid, pos = cls >= 0, cls == 1
-            sums["correct"] += float(np.sum((p["prob"][valid] >= 0.5) == pos[valid]))
-            sums["valid"] += int(valid.sum())
-            sums["off2"] += float(np.sum((p["offset"][pos] - off[pos]) ** 2))
-            sums["nhi2"] += float(np.sum((p["log_nhi"][pos] - nhi[pos]) ** 2))
-            sums["pos"] += int(pos.sum())
-            sums["n"] += len(idx)
-    return {"split": split, "n_sightlines": sums["n"],
-            "pixel_accuracy": sums["correct"] / max(sums["valid"], 1),
-            "offset_rmse_px": float(np.sqrt(sums["off2"] / max(sums["pos"], 1))),
-            "log_nhi_rmse_dex": float(np.sqrt(sums["nhi2"] / max(sums["pos"], 1)))}
+            labels = [f[name][lo:hi][sel] for name in LABELS]
+            sums.add(predict_windows(model, x, batch_size), *labels)
+    return {"split": split, **sums.result()}
+
+
+__all__ = ["decode_outputs", "evaluate", "is_windowed", "pixel_metrics", "predict_raw", "predict_windows",
+           "sliding_windows"]

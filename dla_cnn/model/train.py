@@ -1,34 +1,77 @@
-"""``dla-cnn train``: fit a preset on an HDF5 training set, with checkpoints and resume.
+"""Train a preset on an HDF5 training set, with per-epoch checkpoints and resume.
 
-Training uses whatever device the Keras backend sees: a GPU under TensorFlow with CUDA, or
-``KERAS_BACKEND=jax`` / ``torch`` with their GPU builds; the CPU otherwise.  Every epoch it
-validates, logs pixel accuracy, offset RMSE (px) and N_HI RMSE (dex) to a CSV file, and
-checkpoints the model and the epoch reached, so ``resume=True`` continues a killed run.
-Early stopping restores the best weights.  The final model gets a model card with the
-test-split metrics.
+Training runs on whatever device the Keras backend sees: a GPU under TensorFlow with
+CUDA, or ``KERAS_BACKEND=jax`` / ``torch`` with their GPU builds; the CPU otherwise.  The
+backend and its device list go into the model card.
+
+Files written beside ``out_path`` (``NAME.keras``):
+
+* ``NAME.ckpt.keras`` -- the compiled model after the last finished epoch (weights and
+  optimizer state), rewritten every epoch;
+* ``NAME.best.npz`` -- the weights of the best epoch so far (lowest validation loss);
+* ``NAME.state.json`` -- the epoch reached, the early-stopping state and throughput;
+* ``NAME.log.csv`` -- one row per epoch: loss, pixel accuracy, offset RMSE (px),
+  N_HI RMSE (dex), for the training batches and the validation split (``val_*``);
+* ``NAME.keras`` + ``NAME.card.json`` -- the final model (best weights) and its card.
+
+``resume=True`` continues from ``NAME.ckpt.keras`` at the epoch recorded in
+``NAME.state.json``, with the optimizer state, the learning-rate schedule position and
+the early-stopping state of the interrupted run; the CSV log is appended to.
+
+Caveats
+-------
+* For ``parks2018`` the per-epoch ``val_*`` metrics are over balanced windows (half
+  positive), not over all pixels; the card's test metrics are over all pixels.
+* The first epoch's throughput includes graph tracing / compilation.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
 
+from dla_cnn.exceptions import AssetError, ConfigError
 from dla_cnn.model.card import save_model
-from dla_cnn.model.data import SightlineData
+from dla_cnn.model.data import TrainingData, training_set_attrs
 from dla_cnn.model.loss import LossWeights, combined_loss
-from dla_cnn.model.predict import evaluate, pixel_metrics, predict_windows
-from dla_cnn.model.presets import build_model, config_to_dict, preset_config
+from dla_cnn.model.metrics import task_metrics
+from dla_cnn.model.predict import evaluate
+from dla_cnn.model.presets import ModelConfig, Parks2018Config, build_model, config_to_dict, preset_config
+
+
+class TrainResult(NamedTuple):
+    """What :func:`train` returns; unpacks as ``model, card = train(...)``."""
+
+    model: keras.Model
+    """The final model (best-epoch weights)."""
+    card: dict
+    """Its model card (also written as ``NAME.card.json``)."""
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Per-epoch logs of every epoch run so far, resumed runs included (``card["history"]``)."""
+        return self.card["history"]
+
+
+def run_files(out_path: str | Path) -> dict[str, Path]:
+    """The checkpoint, best-weights, state and CSV-log paths of a training run."""
+    out_path = Path(out_path)
+    stem = out_path.name[: -len(".keras")] if out_path.name.endswith(".keras") else out_path.name
+    return {k: out_path.with_name(stem + suffix) for k, suffix in
+            (("ckpt", ".ckpt.keras"), ("best", ".best.npz"), ("state", ".state.json"), ("csv", ".log.csv"))}
 
 
 def devices() -> list[str]:
-    """Accelerators (or CPUs) the active backend sees."""
+    """The devices the active Keras backend computes on."""
     backend = keras.backend.backend()
     try:
         if backend == "jax":
@@ -38,136 +81,286 @@ def devices() -> list[str]:
         if backend == "torch":
             import torch
 
-            return [f"cuda:{i}" for i in range(torch.cuda.device_count())] or ["cpu"]
-        import tensorflow as tf
+            return [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())] or ["cpu"]
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-        return [d.name for d in tf.config.list_logical_devices()]
-    except Exception:  # pragma: no cover - diagnostics only
-        return ["unknown"]
+            return [d.name for d in tf.config.list_logical_devices()]
+        return [backend]
+    except Exception as err:  # pragma: no cover - diagnostics only
+        return [f"unknown ({type(err).__name__})"]
 
 
-class _EpochReport(keras.callbacks.Callback):
-    """Validation metrics per epoch, checkpoint and resume state."""
+def hardware() -> dict:
+    """Host description for the model card."""
+    return {"machine": platform.machine(), "processor": platform.processor() or "", "system": platform.system(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(), "keras": keras.__version__,
+            "backend": keras.backend.backend(), "devices": devices()}
 
-    def __init__(self, data: SightlineData, ckpt: Path, state: Path, log: Callable[[str], None], max_batches: int = 20):
+
+def _save_weights(path: Path, weights: list[np.ndarray]) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, *weights)
+    os.replace(tmp, path)
+
+
+def _load_weights(path: Path) -> list[np.ndarray]:
+    with np.load(path) as f:
+        return [f[f"arr_{i}"] for i in range(len(f.files))]
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping on ``val_loss`` (best weights restored) that can take over a saved state."""
+
+    def __init__(self, patience: int, state: dict | None = None, best_path: Path | None = None):
+        super().__init__(monitor="val_loss", mode="min", patience=patience, restore_best_weights=True)
+        self._resume_state = state or {}
+        self._best_path = best_path
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        st = self._resume_state
+        if st.get("best") is not None:
+            self.best = float(st["best"])
+            self.best_epoch = int(st.get("best_epoch", 0))
+            self.wait = int(st.get("wait", 0))
+            if self._best_path is not None and self._best_path.exists():
+                self.best_weights = _load_weights(self._best_path)
+
+
+class _RunState(keras.callbacks.Callback):
+    """Checkpoint, best weights, resume state and training throughput, every epoch."""
+
+    def __init__(self, files: dict[str, Path], stopper: ResumableEarlyStopping, batch_size: int,
+                 state: dict, log: Callable[[str], None]):
         super().__init__()
-        self.data, self.ckpt, self.state, self.log, self.max_batches = data, ckpt, state, log, max_batches
-        self.best = np.inf
+        self.files, self.stopper, self.batch_size, self.log = files, stopper, batch_size, log
+        self.state = dict(state)
+        self.state.setdefault("train_seconds", 0.0)
+        self.state.setdefault("train_batches", 0)
+        self._t0 = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+
+    def _close_train_time(self):
+        if self._t0 is not None:
+            self.state["train_seconds"] += time.perf_counter() - self._t0
+            self.state["train_batches"] += self._batches
+            self._t0 = None
+
+    def on_test_begin(self, logs=None):  # validation starts: the epoch's training part is over
+        self._close_train_time()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        xs, ys = [], []
-        for i in range(min(len(self.data), self.max_batches)):
-            x, y = self.data[i]
-            xs.append(x)
-            ys.append(y)
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        if x.ndim == 3 and x.shape[-1] == 1:  # windows: predict the central pixel
-            from keras import ops
+        self._close_train_time()
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        tmp = self.files["ckpt"].with_name(f".{self.files['ckpt'].name}.tmp.keras")
+        self.model.save(tmp)
+        os.replace(tmp, self.files["ckpt"])
+        if self.stopper.best_epoch == epoch and self.stopper.best_weights is not None:
+            _save_weights(self.files["best"], self.stopper.best_weights)
+        best = self.stopper.best
+        self.state.update(epoch=epoch + 1, best=None if best is None else float(best),
+                          best_epoch=int(self.stopper.best_epoch), wait=int(self.stopper.wait),
+                          stopped=bool(self.model.stop_training), logs=logs)
+        tmp = self.files["state"].with_name(f".{self.files['state'].name}.tmp")
+        tmp.write_text(json.dumps(self.state, indent=1) + "\n")
+        os.replace(tmp, self.files["state"])
+        self.log(f"epoch {epoch + 1}: loss {logs.get('loss', np.nan):.4f}, val_loss {logs.get('val_loss', np.nan):.4f}, "
+                 f"val pixel accuracy {logs.get('val_pixel_accuracy', np.nan):.4f}, "
+                 f"val offset RMSE {logs.get('val_offset_rmse_px', np.nan):.2f} px, "
+                 f"val N_HI RMSE {logs.get('val_log_nhi_rmse_dex', np.nan):.3f} dex")
 
-            raw = ops.convert_to_numpy(self.model(x, training=False))
-            pred = {"prob": 1 / (1 + np.exp(-raw[:, 0])), "offset": raw[:, 1], "log_nhi": raw[:, 2] + 20.5}
-        else:
-            pred = predict_windows(self.model, x)
-        m = pixel_metrics(pred, y[..., 0], y[..., 1], y[..., 2])
-        logs.update({"val_pixel_accuracy": m["pixel_accuracy"], "val_offset_rmse_px": m["offset_rmse_px"],
-                     "val_log_nhi_rmse_dex": m["log_nhi_rmse_dex"]})
-        self.model.save(self.ckpt)
-        self.state.write_text(json.dumps({"epoch": epoch + 1, "logs": {k: float(v) for k, v in logs.items()}}))
-        self.log(f"epoch {epoch + 1}: loss {logs.get('loss', np.nan):.4f} val_loss {logs.get('val_loss', np.nan):.4f} "
-                 f"pixel accuracy {m['pixel_accuracy']:.4f} offset RMSE {m['offset_rmse_px']:.2f} px "
-                 f"N_HI RMSE {m['log_nhi_rmse_dex']:.3f} dex")
+    @property
+    def samples_per_s(self) -> float:
+        s = self.state["train_seconds"]
+        return self.state["train_batches"] * self.batch_size / s if s > 0 else float("nan")
+
+
+def _read_history(csv_path: Path) -> dict[str, list[float]]:
+    if not csv_path.exists():
+        return {}
+    lines = [ln for ln in csv_path.read_text().splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return {}
+    keys = lines[0].split(",")
+    cols: dict[str, list[float]] = {k: [] for k in keys}
+    for ln in lines[1:]:
+        for k, v in zip(keys, ln.split(",")):
+            try:
+                cols[k].append(float(v))
+            except ValueError:
+                cols[k].append(float("nan"))
+    return cols
 
 
 def train(
     train_path: str | Path,
     out_path: str | Path,
-    preset: str = "fcn",
-    epochs: int = 10,
+    preset: str | ModelConfig = "fcn",
+    epochs: int = 20,
     batch_size: int = 32,
     lr: float = 1e-3,
     seed: int = 0,
     resume: bool = False,
     patience: int = 4,
     steps_per_epoch: int | None = None,
-    max_sightlines: int | None = None,
-    loss_weights: LossWeights = LossWeights(),
     log: Callable[[str], None] = print,
+    *,
+    loss_weights: LossWeights = LossWeights(),
+    validation_steps: int | None = None,
+    max_sightlines: int | None = None,
+    test_sightlines: int | None = 2000,
+    windows_per_sightline: int = 16,
+    workers: int = 1,
     command: str = "",
-) -> tuple[keras.Model, dict]:
-    """Train a model and save it with its card.
+    verbose: int = 0,
+) -> TrainResult:
+    """Train a model, checkpointing every epoch, and save it with its model card.
 
     Parameters
     ----------
     train_path : path
-        HDF5 training set (train/validation/test splits inside).
+        HDF5 training set (with train/validation/test splits).
     out_path : path
-        Output ``.keras`` file; ``.ckpt.keras``, ``.state.json`` and ``.log.csv`` go beside it.
-    preset : str
-        ``fcn`` or ``parks2018``.
-    epochs, batch_size, lr, seed, patience : training settings.
+        Output model ``NAME.keras``; checkpoints and logs go beside it (module docs).
+    preset : str or config
+        ``"fcn"`` (default) or ``"parks2018"``, or a config dataclass.
+    epochs : int
+        Total epochs (a resumed run counts the epochs already done).
+    batch_size : int
+        Sightlines (``fcn``) or windows (``parks2018``) per batch.
+    lr : float
+        Peak Adam learning rate; cosine decay to 5% over ``epochs``.
+    seed : int
+        Seeds Keras (``keras.utils.set_random_seed``), NumPy and the data order.
     resume : bool
-        Continue from the last checkpoint of a previous run with the same ``out_path``.
-    steps_per_epoch, max_sightlines : int, optional
-        Limit the work per epoch / the sightlines used (quick runs, tests).
+        Continue the run whose checkpoint sits beside ``out_path``.
+    patience : int
+        Early stopping: epochs without a lower validation loss before stopping; the best
+        epoch's weights are restored.
+    steps_per_epoch : int, optional
+        Batches per epoch (default: the whole train split).
+    log : callable
+        Receives one line per epoch.
+    loss_weights : LossWeights
+        Task weights of the combined loss.
+    validation_steps : int, optional
+        Validation batches per epoch (default: the whole validation split).
+    max_sightlines : int, optional
+        Use only the first sightlines of each split (quick runs).
+    test_sightlines : int, optional
+        Test-split sightlines evaluated for the card (None: all).
+    windows_per_sightline : int
+        ``parks2018`` only: windows cut from each sightline of a batch.
+    workers : int
+        ``PyDataset`` reader threads.
+    command : str
+        The command line, recorded in the card.
+    verbose : int
+        Keras ``fit`` verbosity.
 
     Returns
     -------
-    model : keras.Model
-    card : dict
+    TrainResult
+        ``(model, card)``, with the per-epoch logs as ``.history`` (also in the card).
     """
-    from dla_cnn.assets import sha256_of
-    from dla_cnn.training.dataset import read_attrs
-
-    attrs = read_attrs(train_path)
-    keras.utils.set_random_seed(seed)
-    out_path = Path(out_path)
-    stem = out_path.with_suffix("")
-    ckpt, state, csv = (Path(f"{stem}.ckpt.keras"), Path(f"{stem}.state.json"), Path(f"{stem}.log.csv"))
+    t_start = time.perf_counter()
     cfg = preset_config(preset)
-    windowed = preset == "parks2018"
-    bs = batch_size if not windowed else max(batch_size, 64)
-    train_data = SightlineData(str(train_path), "train", bs, windowed, seed=seed, max_sightlines=max_sightlines)
-    val_data = SightlineData(str(train_path), "validation", bs, windowed, seed=seed + 1, shuffle=False,
-                             max_sightlines=max_sightlines)
-    start_epoch = 0
-    if resume and ckpt.exists() and state.exists():
-        model = keras.saving.load_model(ckpt, compile=False)
-        start_epoch = int(json.loads(state.read_text())["epoch"])
-        log(f"resuming from epoch {start_epoch} ({ckpt})")
-    else:
-        model = build_model(cfg)
-        csv.unlink(missing_ok=True)
+    if epochs < 1:
+        raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    files = run_files(out_path)
+    out_path = Path(out_path)
+    if out_path.suffix != ".keras":
+        raise ConfigError(f"{out_path}: the output model must end in .keras")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    attrs = training_set_attrs(train_path)
+    keras.utils.set_random_seed(seed)
+
+    data_kw = dict(preset=cfg, windows_per_sightline=windows_per_sightline, max_sightlines=max_sightlines,
+                   workers=workers)
+    train_data = TrainingData(train_path, "train", batch_size, seed=seed, **data_kw)
+    val_data = TrainingData(train_path, "validation", batch_size, seed=seed + 1, shuffle=False, **data_kw)
     steps = steps_per_epoch or len(train_data)
-    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps), alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=combined_loss(loss_weights))
-    if start_epoch:
-        model.optimizer.iterations.assign(start_epoch * steps)
-    callbacks = [
-        _EpochReport(val_data, ckpt, state, log),
-        keras.callbacks.CSVLogger(str(csv), append=True),
-        keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True),
-    ]
-    t0 = time.perf_counter()
-    history = model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=start_epoch,
-                        steps_per_epoch=steps_per_epoch, validation_steps=min(len(val_data), 50),
-                        callbacks=callbacks, verbose=2)
-    seconds = time.perf_counter() - t0
-    n_epochs = len(history.history.get("loss", []))
-    samples = n_epochs * steps * bs
-    test = evaluate(model, train_path, "test", max_sightlines=max_sightlines or 3000)
+
+    state: dict = {}
+    if resume and files["ckpt"].exists() and files["state"].exists():
+        try:
+            state = json.loads(files["state"].read_text())
+            model = keras.saving.load_model(files["ckpt"])
+        except Exception as err:
+            raise AssetError(f"{files['ckpt']}: cannot resume from the checkpoint "
+                             f"({type(err).__name__}: {' '.join(str(err).split())[:160]})") from None
+        if state.get("preset") != cfg.name:
+            raise ConfigError(f"{files['state']}: checkpoint of preset {state.get('preset')!r}, asked for {cfg.name!r}")
+        log(f"resuming from epoch {state['epoch']} ({files['ckpt']})")
+    else:
+        if resume:
+            log(f"no checkpoint at {files['ckpt']}: starting a new run")
+        for key in ("ckpt", "best", "state", "csv"):
+            files[key].unlink(missing_ok=True)
+        model = build_model(cfg)
+        schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps), alpha=0.05)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=combined_loss(loss_weights),
+                      metrics=task_metrics())
+        state = {"preset": cfg.name, "train_path": str(train_path), "seed": seed, "epoch": 0}
+    start_epoch = int(state.get("epoch", 0))
+
+    stopper = ResumableEarlyStopping(patience, state, files["best"])
+    run_state = _RunState(files, stopper, batch_size, state, log)
+    callbacks = [stopper, run_state, keras.callbacks.CSVLogger(str(files["csv"]), append=True)]
+    if state.get("stopped"):
+        log(f"the run stopped early at epoch {start_epoch}: nothing left to train")
+    model.fit(train_data, validation_data=val_data, epochs=start_epoch if state.get("stopped") else epochs,
+              initial_epoch=start_epoch,
+              steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, callbacks=callbacks,
+              verbose=verbose)
+    train_data.close()
+    val_data.close()
+
+    test = evaluate(model, train_path, "test", max_sightlines=test_sightlines)
+    history = _read_history(files["csv"])
+    sample_unit = "windows" if isinstance(cfg, Parks2018Config) else "sightlines"
     card = {
-        "preset": preset,
+        "preset": cfg.name,
         "preset_config": config_to_dict(cfg),
-        "loss_weights": asdict(loss_weights),
-        "training_set": {"path": str(train_path), "sha256": sha256_of(train_path), "config": attrs.get("config"),
-                         "n_sightlines": int(attrs.get("n_sightlines", 0))},
-        "seed": seed, "epochs_run": start_epoch + n_epochs, "batch_size": bs, "learning_rate": lr,
-        "backend": keras.backend.backend(), "devices": devices(),
-        "hardware": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "training_time_s": round(seconds, 1), "samples_per_s": round(samples / max(seconds, 1e-9), 1),
-        "metrics_test": test, "commands": {"train": command} if command else {},
+        "loss_weights": asdict(getattr(model.loss, "weights", loss_weights)),
+        "training_set": {"path": str(Path(train_path).resolve()), "sha256": _sha256(train_path),
+                         "config": attrs.get("config"), "n_rows": attrs.get("n_rows"),
+                         "dla_cnn_version": attrs.get("dla_cnn_version")},
+        "training": {"epochs_requested": epochs, "batch_size": batch_size, "learning_rate": lr,
+                     "schedule": "cosine decay to 5%", "patience": patience, "steps_per_epoch": steps,
+                     "validation_steps": validation_steps, "max_sightlines": max_sightlines,
+                     "windows_per_sightline": windows_per_sightline if sample_unit == "windows" else None,
+                     "best_epoch": int(run_state.state.get("best_epoch", 0)) + 1,
+                     "best_val_loss": run_state.state.get("best"), "resumed": bool(start_epoch)},
+        "seed": seed,
+        "epochs_run": int(run_state.state.get("epoch", start_epoch)),
+        "backend": keras.backend.backend(),
+        "devices": devices(),
+        "hardware": hardware(),
+        "training_time_s": round(run_state.state["train_seconds"], 2),
+        "wall_time_s": round(time.perf_counter() - t_start, 2),
+        "samples_per_s": round(run_state.samples_per_s, 2),
+        "sample_unit": sample_unit,
+        "metrics_test": test,
+        "history": history,
+        "metrics_validation_last": {k: v for k, v in run_state.state.get("logs", {}).items() if k.startswith("val_")},
+        "commands": {"train": command} if command else {},
         "calibration": {},
     }
     save_model(model, out_path, card)
-    return model, card
+    from dla_cnn.model.card import read_card
+
+    return TrainResult(model, read_card(out_path))
+
+
+def _sha256(path: str | Path) -> str:
+    from dla_cnn.assets import sha256_of
+
+    return sha256_of(path)
