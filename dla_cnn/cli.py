@@ -19,6 +19,8 @@ from rich.console import Console
 
 from dla_cnn.exceptions import DlaCnnError, SightlineError
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,

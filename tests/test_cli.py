@@ -25,7 +25,7 @@ def test_scan_prints_absorbers_and_writes_catalog(tmp_path):
     assert len(list((tmp_path / "plots").glob("*.png"))) == 4
 
 
-@pytest.mark.parametrize("content,needle", [(b"not a fits file at all", "format"), (b"SIMPLE  =  T", "")])
+@pytest.mark.parametrize("content,needle", [(b"not a fits file at all", "spectrum"), (b"SIMPLE  =  T", "")])
 def test_scan_bad_file_is_one_line_and_nonzero(tmp_path, content, needle):
     bad = tmp_path / "spec-0001-50000-0001.fits"
     bad.write_bytes(content)

@@ -412,7 +412,7 @@ def test_spspec_read(tmp_path):
     mask[9] = float(1 << 18)            # FULLREJECT: bad
     path = write_spspec(tmp_path / "spSpec-51630-0266-007.fit", flux, err, mask)
     sl = read_spspec(path)
-    assert sl.sightline_id == "266-51630-0007"
+    assert sl.sightline_id == "0266-51630-0007"
     assert (sl.plate, sl.mjd, sl.fiber) == (266, 51630, 7)
     assert sl.start_index == 35800 and sl.npix == n
     assert sl.z_qso == pytest.approx(3.1)
@@ -640,8 +640,8 @@ def test_quasar_catalog_dr12q_and_dr16q(tmp_path):
                   "Z": [2.2], "Z_PIPE": [2.0], "BAL_PROB": [0.9]})
     dr16.write(tmp_path / "dr16q.csv", format="ascii.csv")
     cat = read_quasar_catalog(tmp_path / "dr16q.csv")
-    assert cat["sightline_id"][0] == "1-2-0003" and cat["z_qso"][0] == pytest.approx(2.2) and cat["bal"][0]
-    assert read_quasar_catalog(cat)["sightline_id"][0] == "1-2-0003"  # idempotent
+    assert cat["sightline_id"][0] == "0001-2-0003" and cat["z_qso"][0] == pytest.approx(2.2) and cat["bal"][0]
+    assert read_quasar_catalog(cat)["sightline_id"][0] == "0001-2-0003"  # idempotent
     with pytest.raises(ConfigError):
         read_quasar_catalog(Table({"PLATE": [1], "MJD": [2], "FIBERID": [3]}))
 

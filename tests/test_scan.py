@@ -28,12 +28,21 @@ def spectra(tmp_path):
         shutil.copy(p, d / p.name)
     good = sorted(d.glob("*.fits.gz"))[0]
     (d / "spec-0001-50000-0001.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)  # corrupt
+    def relabel(h, i):
+        h[0].header["PLATEID"], h[0].header["MJD"], h[0].header["FIBERID"] = i, 50000, i
+        h[0].header["SIGHTID"] = f"{i:04d}-50000-{i:04d}"
+        spall = h["SPALL"].data
+        spall["PLATE"][0], spall["MJD"][0], spall["FIBERID"][0] = i, 50000, i
+
     with fits.open(good) as h:
+        relabel(h, 2)
         h[2].data["Z"][0] = 1.2  # too low for any forest coverage
         h.writeto(d / "spec-0002-50000-0002.fits")
+        relabel(h, 3)
         h[1].data["flux"][:] = np.nan
         h[2].data["Z"][0] = 2.8
         h.writeto(d / "spec-0003-50000-0003.fits")
+        relabel(h, 4)
         del h[1]
         h.writeto(d / "spec-0004-50000-0004.fits")  # no COADD HDU
     return d
@@ -67,16 +76,21 @@ def test_catalog_with_bad_files_keeps_the_others(spectra, tmp_path):
     assert res["n_sightlines"] == 16 and res["n_ok"] == 12
     sl = Table.read(out, hdu="SIGHTLINES")
     ab = Table.read(out, hdu="ABSORBERS")
-    by_id = {r["sightline_id"]: r for r in sl}
-    assert by_id["0001-50000-0001"]["status"] == "error"
-    assert by_id["0002-50000-0002"]["status"] == "skipped"
-    assert "too low" in by_id["0002-50000-0002"]["message"]
-    assert by_id["0003-50000-0003"]["status"] == "error"
-    assert by_id["0004-50000-0004"]["status"] == "error" and "COADD" in by_id["0004-50000-0004"]["message"]
+    by_file = {Path(str(r["file"])).name: r for r in sl}
+    assert by_file["spec-0001-50000-0001.fits"]["status"] == "error"
+    assert by_file["spec-0001-50000-0001.fits"]["sightline_id"] == "0001-50000-0001"
+    assert by_file["spec-0002-50000-0002.fits"]["status"] == "skipped"
+    assert "too low" in by_file["spec-0002-50000-0002.fits"]["message"]
+    assert by_file["spec-0003-50000-0003.fits"]["status"] == "error"
+    assert "COADD" in by_file["spec-0004-50000-0004.fits"]["message"]
+    assert by_file["spec-0004-50000-0004.fits"]["status"] == "error"
     for r in sl:
         if r["status"] != "ok":
             assert r["n_dla"] == -1 and r["message"] and "\n" not in r["message"]
-    assert not set(ab["sightline_id"]) & {"0001-50000-0001", "0002-50000-0002", "0003-50000-0003"}
+    bad_ids = {by_file[f"spec-000{i}-50000-000{i}.fits"]["sightline_id"] for i in (1, 2, 3, 4)}
+    ok_ids = {r["sightline_id"] for r in sl if r["status"] == "ok"}
+    assert set(ab["sightline_id"]) <= ok_ids and len(ok_ids) == 12
+    assert "0001-50000-0001" in bad_ids
     assert ab["ra"].unit == "deg" and ab["lambda_obs"].unit == "Angstrom"
     assert sl.meta["MODELSHA"] == Scanner().model_sha256
     assert not (tmp_path / "cat.fits.parts").exists()

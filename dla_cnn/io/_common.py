@@ -37,7 +37,7 @@ def one_line(exc: BaseException) -> str:
 
 def sightline_id_from(plate: int, mjd: int, fiber: int) -> str:
     """SDSS/BOSS sightline id ``PLATE-MJD-FIBER`` (fiber zero-padded to 4 digits)."""
-    return f"{int(plate)}-{int(mjd)}-{int(fiber):04d}"
+    return f"{int(plate):04d}-{int(mjd)}-{int(fiber):04d}"
 
 
 @contextlib.contextmanager

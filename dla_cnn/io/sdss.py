@@ -134,7 +134,7 @@ def _plugmap(hdul: fits.HDUList, path: str):
 def _fibers_with_redshift(z_qso, zmap, plate, mjd, nfib) -> list[int]:
     fibers: set[int] = set()
     if isinstance(z_qso, Mapping):
-        prefix = f"{plate}-{mjd}-"
+        prefix = f"{plate:04d}-{mjd}-"
         for key in z_qso:
             if isinstance(key, (int, np.integer)):
                 fibers.add(int(key))

@@ -70,7 +70,7 @@ def id_from_path(path: str) -> tuple[str, int, int, int]:
     m = _SPEC_NAME.search(Path(path).name)
     if m:
         plate, mjd, fiber = (int(x) for x in m.groups())
-        return f"{plate}-{mjd}-{fiber:04d}", plate, mjd, fiber
+        return f"{plate:04d}-{mjd}-{fiber:04d}", plate, mjd, fiber
     return Path(path).name.split(".")[0], -1, -1, -1
 
 
