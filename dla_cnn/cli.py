@@ -170,6 +170,29 @@ def train(
               f"N_HI RMSE {m['log_nhi_rmse_dex']:.3f} dex ({card['samples_per_s']:.0f} samples/s)")
 
 
+@app.command()
+def calibrate(
+    model_path: Path = typer.Argument(..., help="Model .keras file (its card is updated)."),
+    train_set: Path = typer.Argument(..., help="Training set whose held-out split is used."),
+    split: str = typer.Option("validation", "--split", help="Held-out split to fit on."),
+    max_sightlines: int = typer.Option(3000, "--max-sightlines", help="Sightlines used."),
+) -> None:
+    """Fit a model's N_HI calibration, error scales and confidence map on a held-out split."""
+    from dla_cnn.model import load_model, write_card
+    from dla_cnn.scan.calibrate import fit_calibration
+
+    try:
+        model, card = load_model(model_path)
+        cal, summary = fit_calibration(model, train_set, split, max_sightlines)
+    except DlaCnnError as err:
+        _fail(err)
+    card["calibration"] = cal.to_dict()
+    card["calibration_summary"] = summary
+    write_card(model_path, card)
+    out.print(f"calibrated {model_path}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                     for k, v in summary.items()))
+
+
 # --------------------------------------------------------------------------- scan
 def _print_absorbers(results) -> None:
     from rich.table import Table as RichTable
