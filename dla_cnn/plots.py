@@ -60,7 +60,10 @@ def plot_sightline(
         ns = [d.log_nhi for d in detections if d.type != "LYB"]
         if zs:
             trans = apply_lsf(np.exp(-voigt_tau(wave_f, ns, zs, 30.0)), 3, 1.0)
-            ax.plot(lam, cont * trans, color="tab:red", lw=1.0, label="Voigt model of detections")
+            # drawn over the searched path only, where the rough continuum means something
+            shown = win.valid & (lam >= grid.LYA_REST * (1 + z_min) - 30) & (lam <= grid.LYA_REST * (1 + z_max) + 30)
+            ax.plot(lam, np.where(shown, cont * trans, np.nan), color="tab:red", lw=1.0,
+                    label="Voigt model of detections (b = 30 km/s)")
         for d in detections:
             colour = {"DLA": "tab:red", "SUBDLA": "tab:purple", "LYB": "tab:gray"}.get(d.type, "k")
             ax.axvline(d.lambda_obs, color=colour, lw=0.8, alpha=0.7)
@@ -92,6 +95,7 @@ def plot_sightline(
 
 
 def _rough_continuum(flux: np.ndarray, valid: np.ndarray, width: int = 151) -> np.ndarray:
+    """A running 90th percentile of the flux: a rough forest continuum, for display only."""
     from scipy.ndimage import percentile_filter
 
     f = np.where(valid, flux, np.nan)
