@@ -53,7 +53,10 @@ def test_packaged_model_finds_the_sample_dlas(scanner):
 
     files = sorted(str(p) for p in sample_spectra_dir().glob("spec-*.fits.gz"))
     results = list(scanner.scan(iter_spectra(files)))
-    assert len(results) == 40 and all(r.status == "ok" for r in results)
+    assert len(results) == 40
+    ok = [r for r in results if r.status == "ok"]
+    assert len(ok) >= 38
+    assert all(r.status == "skipped" and r.row["z_qso"] < 2.2 for r in results if r.status != "ok")
     truth = Table.read(sample_truth_path())
     truth = truth[truth["log_nhi"] >= 20.3]
     found = 0
@@ -62,7 +65,7 @@ def test_packaged_model_finds_the_sample_dlas(scanner):
         if any(abs(d.z_abs - t["z_abs"]) < 0.015 for d in r.detections):
             found += 1
     assert found >= 0.7 * len(truth)
-    for r in results:
+    for r in ok:
         assert r.row["z_min"] < r.row["z_max"]
         for d in r.detections:
             assert r.row["z_min"] <= d.z_abs <= r.row["z_max"]
