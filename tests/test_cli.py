@@ -67,3 +67,12 @@ def test_simulate_build_and_vet_commands(tmp_path):
     assert "completeness" in res.output
     res = _run("plot", "--summary", tmp_path / "cat.fits", "--out", tmp_path / "s.png")
     assert res.exit_code == 0 and (tmp_path / "s.png").stat().st_size > 10000
+
+
+def test_demo_runs_the_packaged_model_on_the_packaged_sample(tmp_path):
+    res = _run("demo", "--out", tmp_path / "demo.fits", "--plots", tmp_path / "plots")
+    assert res.exit_code == 0, res.output
+    assert "completeness" in res.output and "purity" in res.output
+    sl = Table.read(tmp_path / "demo.fits", hdu="SIGHTLINES")
+    assert len(sl) == 40 and (sl["status"] == "ok").sum() >= 38
+    assert (tmp_path / "plots" / "summary.png").exists()
