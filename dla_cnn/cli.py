@@ -154,7 +154,7 @@ def train(
         console.print(f"backend {keras.backend.backend()}, devices: {', '.join(devices())}", highlight=False)
         model, card = train_model(train_set, out_path, preset, epochs, batch_size, lr, seed, resume, patience,
                                   steps_per_epoch, log=lambda s: console.print(s, highlight=False),
-                                  command=_command_line())
+                                  command=_command_line(), verbose=1 if console.is_terminal else 2)
         if calibrate:
             from dla_cnn.model.card import write_card
             from dla_cnn.scan.calibrate import fit_calibration
