@@ -76,3 +76,22 @@ def test_demo_runs_the_packaged_model_on_the_packaged_sample(tmp_path):
     sl = Table.read(tmp_path / "demo.fits", hdu="SIGHTLINES")
     assert len(sl) == 40 and (sl["status"] == "ok").sum() >= 38
     assert (tmp_path / "plots" / "summary.png").exists()
+
+
+def test_train_and_calibrate_commands_write_a_loadable_model(tmp_path):
+    import json
+
+    from dla_cnn.model import load_model
+
+    assert _run("build-training", "-n", 64, "--seed", 5, "--out", tmp_path / "t.h5").exit_code == 0
+    res = _run("train", tmp_path / "t.h5", "--out", tmp_path / "m.keras", "--epochs", 1, "--steps-per-epoch", 2,
+               "--batch-size", 8)
+    assert res.exit_code == 0, res.output
+    assert "pixel accuracy" in res.output
+    model, card = load_model(tmp_path / "m.keras")
+    assert card["preset"] == "fcn" and "calibration" in card and card["commands"]["train"].startswith("dla-cnn")
+    res = _run("calibrate", tmp_path / "m.keras", tmp_path / "t.h5", "--max-sightlines", 20)
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "m.card.json").read_text())["calibration_summary"]["n_sightlines"] <= 20
+    res = _run("train", tmp_path / "missing.h5", "--out", tmp_path / "x.keras")
+    assert res.exit_code == 1 and "missing.h5" in res.output
