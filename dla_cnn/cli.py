@@ -231,8 +231,11 @@ def scan(
                                     keep_curves=plot_dir is not None))
     except DlaCnnError as err:
         _fail(err)
-    _print_absorbers(results)
     bad = [r for r in results if r.status != "ok"]
+    if results and len(bad) < len(results):
+        _print_absorbers(results)
+    else:
+        out.print("no sightline could be searched")
     for r in bad:
         console.print(f"[red]{r.status}:[/red] {r.row['file'] or r.row['sightline_id']}: {r.row['message']}",
                       highlight=False, soft_wrap=True)
