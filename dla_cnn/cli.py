@@ -242,11 +242,9 @@ def scan(
     if out_path is not None:
         from dla_cnn.catalog import absorber_table, sightline_table, write_catalog
 
-        meta = scanner.catalog_meta(_command_line())
         write_catalog(out_path, absorber_table([a for r in results for a in r.absorber_rows()]),
                       sightline_table([r.row for r in results]),
-                      {"model_name": meta.pop("model"), "model_sha256": meta.pop("model_sha256"),
-                       "command": meta.pop("command"), "thresholds": meta},
+                      scanner.catalog_meta(_command_line()),
                       format="ecsv" if str(out_path).endswith(".ecsv") else "fits")
         out.print(f"wrote {out_path}")
     if plot_dir is not None:

@@ -37,7 +37,9 @@ def one_line(exc: BaseException) -> str:
 
 def sightline_id_from(plate: int, mjd: int, fiber: int) -> str:
     """SDSS/BOSS sightline id ``PLATE-MJD-FIBER`` (fiber zero-padded to 4 digits)."""
-    return f"{int(plate):04d}-{int(mjd)}-{int(fiber):04d}"
+    from dla_cnn.catalog import format_sightline_id
+
+    return format_sightline_id(plate, mjd, fiber)
 
 
 @contextlib.contextmanager

@@ -234,10 +234,8 @@ def build_catalog(
         sl_rows += rows["sightlines"]
     absorbers, sightlines = absorber_table(abs_rows), sightline_table(sl_rows)
     meta = (scanner.catalog_meta(command) if scanner else
-            {"model": Path(mpath).stem if mpath else "pretrained", "command": command})
-    meta_out = {"model_name": meta.pop("model"), "model_sha256": meta.pop("model_sha256", ""),
-                "command": meta.pop("command"), "thresholds": meta}
-    paths = write_catalog(out, absorbers, sightlines, meta_out, format=fmt)
+            {"model_name": Path(mpath).stem if mpath else "pretrained", "command": command})
+    paths = write_catalog(out, absorbers, sightlines, meta, format=fmt)
     shutil.rmtree(parts, ignore_errors=True)
     status = np.asarray(sightlines["status"]).astype(str)
     types = np.asarray(absorbers["type"]).astype(str) if len(absorbers) else np.array([], str)

@@ -183,8 +183,8 @@ class Scanner:
             yield from self.scan_prepared(batch, keep_curves)
 
     def catalog_meta(self, command: str = "") -> dict:
-        """Provenance for catalog headers."""
+        """Provenance for catalog headers, in the form :func:`dla_cnn.catalog.write_catalog` takes."""
         d = self.detect
-        return {"model": self.model_name, "model_sha256": self.model_sha256, "command": command,
-                "p_vote": d.p_vote, "min_votes": d.min_votes, "min_separation": d.min_separation,
-                "dla_min_log_nhi": 20.3}
+        return {"model_name": self.model_name, "model_sha256": self.model_sha256, "command": command,
+                "thresholds": {"p_vote": d.p_vote, "min_votes": d.min_votes, "min_separation": d.min_separation,
+                               "dla_min_log_nhi": 20.3}}
