@@ -144,6 +144,10 @@ def train(
     patience: int = typer.Option(4, "--patience", help="Early-stopping patience (epochs)."),
     steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Limit batches per epoch."),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Fit the N_HI/error/confidence calibration."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from",
+                                             help="Start from this model's weights (fine-tuning; layers matched by name)."),
+    validation_steps: Optional[int] = typer.Option(None, "--validation-steps",
+                                                   help="Validation batches per epoch (default: the whole split)."),
 ) -> None:
     """Train a model on a training set (GPU when one is visible, else CPU) and write its model card."""
     import keras
@@ -154,7 +158,8 @@ def train(
         console.print(f"backend {keras.backend.backend()}, devices: {', '.join(devices())}", highlight=False)
         model, card = train_model(train_set, out_path, preset, epochs, batch_size, lr, seed, resume, patience,
                                   steps_per_epoch, log=lambda s: console.print(s, highlight=False),
-                                  command=_command_line(), verbose=1 if console.is_terminal else 2)
+                                  command=_command_line(), verbose=1 if console.is_terminal else 2,
+                                  init_from=init_from, validation_steps=validation_steps)
         if calibrate:
             from dla_cnn.model.card import write_card
             from dla_cnn.scan.calibrate import fit_calibration

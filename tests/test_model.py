@@ -314,6 +314,30 @@ def test_train_checkpoint_resume_and_card(tiny_set, tmp_path):
     assert m["n_sightlines"] == 8 and m["pixel_accuracy"] == pytest.approx(card["metrics_test"]["pixel_accuracy"])
 
 
+def test_warm_start_grows_the_core_as_identity_and_records_its_source(tiny_set, tmp_path):
+    from dla_cnn.model.train import train, warm_start
+
+    src = tmp_path / "src.keras"
+    train(tiny_set, src, SMALL_FCN, epochs=1, batch_size=8, steps_per_epoch=1, validation_steps=1,
+          test_sightlines=4, log=lambda s: None)
+    grown_cfg = dataclasses.replace(SMALL_FCN, dilations=(1, 2, 4))
+    grown = build_model(grown_cfg)
+    info = warm_start(grown, src)
+    assert info["identity"] == ["core3_d4"] and info["fresh"] == [] and "stem" in info["copied"]
+    x = np.random.default_rng(3).random((2, N_PIX, 2)).astype("float32")
+    np.testing.assert_allclose(np.asarray(grown.predict_on_batch(x)),
+                               np.asarray(load_model(src)[0].predict_on_batch(x)), rtol=1e-5, atol=1e-5)
+    with pytest.raises(AssetError, match="layer .down2. has weights"):  # same name, other shape
+        warm_start(build_model(dataclasses.replace(SMALL_FCN, core_filters=24)), src)
+
+    lines = []
+    res = train(tiny_set, tmp_path / "ft.keras", grown_cfg, epochs=1, batch_size=8, steps_per_epoch=1,
+                validation_steps=1, test_sightlines=4, log=lines.append, init_from=src)
+    assert lines[0].startswith("warm start from") and "1 new residual blocks as identity" in lines[0]
+    init = res.card["training"]["init_from"]
+    assert init["path"] == str(src) and len(init["sha256"]) == 64 and init["identity"] == ["core3_d4"]
+
+
 def test_parks2018_train_and_predict(tiny_set, tmp_path):
     from dla_cnn.model.train import train
 

@@ -22,9 +22,9 @@ Presets
   pixel of a sightline in one pass from two channels (normalised flux, weight
   ``1/(1+sigma)``): a stem convolution, three stride-2 downsamplings, pre-activation
   residual blocks of dilated convolutions at 1/8 resolution, upsampling with skip
-  connections and 1x1 heads.  The receptive field (545 px with the defaults, see
+  connections and 1x1 heads.  The receptive field (1057 px with the defaults, see
   :func:`receptive_field`) covers the damping wings of the strongest DLAs.  The defaults
-  cost ~60 M multiply-adds per sightline for ~0.2 M parameters.  Inputs of any length are padded internally to a
+  cost ~66 M multiply-adds per sightline for ~0.23 M parameters.  Inputs of any length are padded internally to a
   multiple of 8 and the outputs cropped back.
 * ``parks2018`` -- the published sliding-window CNN (spec section 7): one 400-px flux
   window in, one prediction out, 652,101 parameters.
@@ -90,8 +90,9 @@ class FCNConfig:
     encoder_filters: tuple[int, ...] = (32, 48)
     encoder_width: int = 5
     core_filters: int = 96
-    dilations: tuple[int, ...] = (1, 2, 4, 8, 16)
-    """One residual block per dilation at 1/8 resolution."""
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    """One residual block per dilation at 1/8 resolution.  The widest (32) lets pixels deep
+    inside the black trough of a log N_HI ~ 22.5 absorber (+-200 px) see both of its edges."""
     core_width: int = 3
     decoder_filters: tuple[int, ...] = (48, 32, 16)
     decoder_width: int = 3

@@ -18,6 +18,11 @@ Files written beside ``out_path`` (``NAME.keras``):
 ``NAME.state.json``, with the optimizer state, the learning-rate schedule position and
 the early-stopping state of the interrupted run; the CSV log is appended to.
 
+``init_from=MODEL.keras`` starts a new run from another model's weights (fine-tuning the
+packaged model on a set built from real hosts, or growing a preset): layers are matched by
+name and shape, and a residual block the source model lacks starts as the identity (zero
+kernel), so the warm-started model first computes exactly what the source did.
+
 Caveats
 -------
 * For ``parks2018`` the per-epoch ``val_*`` metrics are over balanced windows (half
@@ -199,6 +204,52 @@ def _read_history(csv_path: Path) -> dict[str, list[float]]:
     return cols
 
 
+def warm_start(model: keras.Model, source: str | Path) -> dict[str, list[str]]:
+    """Copy a saved model's weights into ``model``, layer by layer (matched by name and shape).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The freshly built model (modified in place).
+    source : path
+        A model saved by :func:`dla_cnn.model.card.save_model` (its card is checked).
+
+    Returns
+    -------
+    dict
+        Layer names ``copied``, set to the ``identity`` (residual convolutions named
+        ``core*`` that the source lacks: zero kernel and bias) and left ``fresh``.
+
+    Raises
+    ------
+    AssetError
+        Unreadable source, or a layer of the same name with different weight shapes.
+    """
+    from dla_cnn.model.card import load_model
+
+    src, _card = load_model(source)
+    by_name = {layer.name: layer for layer in src.layers}
+    out: dict[str, list[str]] = {"copied": [], "identity": [], "fresh": []}
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        other = by_name.get(layer.name)
+        if other is not None:
+            theirs = other.get_weights()
+            if [w.shape for w in theirs] != [w.shape for w in weights]:
+                raise AssetError(f"{source}: layer {layer.name!r} has weights "
+                                 f"{[w.shape for w in theirs]}, the new model {[w.shape for w in weights]}")
+            layer.set_weights(theirs)
+            out["copied"].append(layer.name)
+        elif layer.name.startswith("core") and isinstance(layer, keras.layers.Conv1D):
+            layer.set_weights([np.zeros_like(w) for w in weights])
+            out["identity"].append(layer.name)
+        else:
+            out["fresh"].append(layer.name)
+    return out
+
+
 def train(
     train_path: str | Path,
     out_path: str | Path,
@@ -220,6 +271,7 @@ def train(
     workers: int = 1,
     command: str = "",
     verbose: int = 0,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train a model, checkpointing every epoch, and save it with its model card.
 
@@ -264,6 +316,9 @@ def train(
         The command line, recorded in the card.
     verbose : int
         Keras ``fit`` verbosity.
+    init_from : path, optional
+        A saved model (with its card) whose weights start a new run (module docs); ignored
+        when resuming.
 
     Returns
     -------
@@ -305,10 +360,16 @@ def train(
         for key in ("ckpt", "best", "state", "csv"):
             files[key].unlink(missing_ok=True)
         model = build_model(cfg)
+        if init_from is not None:
+            warm = warm_start(model, init_from)
+            log(f"warm start from {init_from}: {len(warm['copied'])} layers copied, "
+                f"{len(warm['identity'])} new residual blocks as identity, {len(warm['fresh'])} fresh")
         schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps), alpha=0.05)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=combined_loss(loss_weights),
                       metrics=task_metrics())
         state = {"preset": cfg.name, "train_path": str(train_path), "seed": seed, "epoch": 0}
+        if init_from is not None:
+            state["init_from"] = {"path": str(init_from), "sha256": _sha256(init_from), **warm}
     start_epoch = int(state.get("epoch", 0))
 
     stopper = ResumableEarlyStopping(patience, state, files["best"])
@@ -338,7 +399,8 @@ def train(
                      "validation_steps": validation_steps, "max_sightlines": max_sightlines,
                      "windows_per_sightline": windows_per_sightline if sample_unit == "windows" else None,
                      "best_epoch": int(run_state.state.get("best_epoch", 0)) + 1,
-                     "best_val_loss": run_state.state.get("best"), "resumed": bool(start_epoch)},
+                     "best_val_loss": run_state.state.get("best"), "resumed": bool(start_epoch),
+                     "init_from": run_state.state.get("init_from")},
         "seed": seed,
         "epochs_run": int(run_state.state.get("epoch", start_epoch)),
         "backend": keras.backend.backend(),
