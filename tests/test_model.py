@@ -312,6 +312,14 @@ def test_train_checkpoint_resume_and_card(tiny_set, tmp_path):
                                rtol=1e-5, atol=1e-6)
     m = evaluate(loaded, tiny_set, "test")
     assert m["n_sightlines"] == 8 and m["pixel_accuracy"] == pytest.approx(card["metrics_test"]["pixel_accuracy"])
+    # per-bin figures partition the totals: every fixture row has S/N 10, log N_HI 20.0-21.6
+    assert [b["n_pixels"] for b in m["by_snr"]] == [0, 0, 0, m["n_pixels"], 0]
+    assert m["by_snr"][3]["offset_rmse_px"] == pytest.approx(m["offset_rmse_px"])
+    assert sum(b["n_positive_pixels"] for b in m["by_log_nhi"]) == m["n_positive_pixels"]
+    assert m["by_log_nhi"][0]["n_positive_pixels"] == 0 and m["by_log_nhi"][0]["offset_rmse_px"] != m["by_log_nhi"][0]["offset_rmse_px"]
+    sq = sum(b["offset_rmse_px"] ** 2 * b["n_positive_pixels"] for b in m["by_log_nhi"] if b["n_positive_pixels"])
+    assert np.sqrt(sq / m["n_positive_pixels"]) == pytest.approx(m["offset_rmse_px"], rel=1e-6)
+    assert card["metrics_test"]["by_log_nhi"][0]["offset_rmse_px"] is None  # NaN is written as null
 
 
 def test_warm_start_grows_the_core_as_identity_and_records_its_source(tiny_set, tmp_path):

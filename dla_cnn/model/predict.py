@@ -131,8 +131,19 @@ def pixel_metrics(pred: dict[str, np.ndarray], label_class: np.ndarray, label_of
     return sums.result()
 
 
+SNR_BINS = (0.0, 2.0, 4.0, 8.0, 15.0, 1000.0)
+"""S/N bin edges of the per-bin held-out metrics (the first and last bins are open-ended)."""
+LOG_NHI_BINS = (19.3, 19.8, 20.3, 20.8, 21.5, 22.6)
+"""log N_HI bin edges (of the positive pixel's absorber) of the per-bin held-out metrics."""
+
+
+def _binned(sums: list[MetricSums], edges: tuple[float, ...], what: str) -> list[dict]:
+    return [{what: [edges[i], edges[i + 1]], **{k: v for k, v in s.result().items() if k != "n_sightlines"}}
+            for i, s in enumerate(sums)]
+
+
 def evaluate(model: keras.Model, h5_path: str | Path, split: str = "test", max_sightlines: int | None = None,
-             batch_size: int = 64, block_rows: int = 512) -> dict[str, float]:
+             batch_size: int = 64, block_rows: int = 512) -> dict:
     """The held-out metrics of a model on one split of a training set.
 
     Parameters
@@ -152,9 +163,14 @@ def evaluate(model: keras.Model, h5_path: str | Path, split: str = "test", max_s
     -------
     dict
         ``pixel_accuracy`` over non-ignored pixels, ``offset_rmse_px`` and
-        ``log_nhi_rmse_dex`` over positive pixels, and the counts behind them.
+        ``log_nhi_rmse_dex`` over positive pixels, and the counts behind them; ``by_snr``
+        (the same per sightline S/N bin, :data:`SNR_BINS`) and ``by_log_nhi`` (positive
+        pixels by their absorber's log N_HI, :data:`LOG_NHI_BINS`; there ``pixel_accuracy``
+        is the share of positives called positive).
     """
     sums = MetricSums()
+    by_snr = [MetricSums() for _ in SNR_BINS[1:]]
+    by_nhi = [MetricSums() for _ in LOG_NHI_BINS[1:]]
     with open_training_set(h5_path) as f:
         rows = np.flatnonzero(f["split"][:] == split_code(split))
         if max_sightlines:
@@ -165,8 +181,19 @@ def evaluate(model: keras.Model, h5_path: str | Path, split: str = "test", max_s
             sel = idx - lo
             x = f["inputs"][lo:hi][sel]
             labels = [f[name][lo:hi][sel] for name in LABELS]
-            sums.add(predict_windows(model, x, batch_size), *labels)
-    return {"split": split, **sums.result()}
+            pred = predict_windows(model, x, batch_size)
+            sums.add(pred, *labels)
+            cls, off, nhi = labels
+            snr_bin = np.digitize(f["snr"][lo:hi][sel], SNR_BINS[1:-1])
+            nhi_bin = np.where(cls == 1, np.digitize(nhi, LOG_NHI_BINS[1:-1]), -1)
+            for k, acc in enumerate(by_snr):
+                keep = snr_bin == k
+                if keep.any():
+                    acc.add({key: v[keep] for key, v in pred.items()}, cls[keep], off[keep], nhi[keep])
+            for k, acc in enumerate(by_nhi):
+                acc.add(pred, np.where(nhi_bin == k, cls, -1), off, nhi)
+    return {"split": split, **sums.result(), "by_snr": _binned(by_snr, SNR_BINS, "snr"),
+            "by_log_nhi": _binned(by_nhi, LOG_NHI_BINS, "log_nhi")}
 
 
 __all__ = ["decode_outputs", "evaluate", "is_windowed", "pixel_metrics", "predict_raw", "predict_windows",
