@@ -233,11 +233,37 @@ def test_fcn_data_streams_whole_sightlines(tiny_set):
     assert not np.array_equal(d._order, np.sort(rows))  # shuffled
     first = d._order.copy()
     d.on_epoch_end()
+    d[0]  # the next pass is shuffled when its first batch is read
     assert sorted(d._order) == sorted(first) and not np.array_equal(d._order, first)
     again = TrainingData(tiny_set, "train", batch_size=8, seed=5, drop_remainder=False)
     np.testing.assert_array_equal(again._order, first)  # seeded
     val = TrainingData(tiny_set, "validation", batch_size=5)
     assert len(val) == 2 and val[1][0].shape == (3, N_PIX, 2)  # no shuffle, keeps the remainder
+
+
+def test_short_epochs_stream_through_the_passes_without_running_out(tiny_set):
+    rows = _labels(tiny_set, "train")[0]
+    d = TrainingData(tiny_set, "train", batch_size=8, seed=2, steps_per_epoch=3)
+    assert len(d) == 3 and d.batches_per_pass == 4 == rows.size // 8
+    def first_rows(x):  # identify a batch by its sightlines' flux
+        return [int(np.flatnonzero((x_all[:, :, 0] == xi[:, 0]).all(axis=1))[0]) for xi in x]
+    _, x_all, _ = _labels(tiny_set, "train")
+    stream = []
+    for epoch in range(4):  # 12 batches = 3 whole passes
+        for i in range(len(d)):
+            stream.append(first_rows(d[i][0]))
+        d.on_epoch_end()
+    assert d.locate(0) == (3, 0)
+    for p in range(3):
+        seen = sum(stream[4 * p: 4 * p + 4], [])
+        assert sorted(seen) == list(range(rows.size))  # each pass: every row once
+    assert stream[:4] != stream[4:8]  # passes are reshuffled
+    # the stream is a function of (seed, epoch): a resumed reader at epoch 1 continues it
+    resumed = TrainingData(tiny_set, "train", batch_size=8, seed=2, steps_per_epoch=3)
+    resumed.epoch = 1
+    assert first_rows(resumed[0][0]) == stream[3] and first_rows(resumed[1][0]) == stream[4]
+    with pytest.raises(ConfigError, match="steps_per_epoch"):
+        TrainingData(tiny_set, "train", steps_per_epoch=0)
 
 
 def test_parks2018_windows_are_balanced(tiny_set):

@@ -157,6 +157,11 @@ class TrainingData(keras.utils.PyDataset):
         ``shuffle``.  A split smaller than one batch still gives one batch.
     max_sightlines : int, optional
         Use only the first rows of the split (quick runs, tests).
+    steps_per_epoch : int, optional
+        Batches per Keras epoch.  The batches then come from one endless stream of shuffled
+        passes over the split (pass ``k`` shuffled with ``(seed, k)``), so an epoch shorter
+        than a pass continues where the last one stopped and never runs out of data.
+        Default: one pass per epoch.
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
     """
@@ -164,7 +169,7 @@ class TrainingData(keras.utils.PyDataset):
     def __init__(self, path: str | Path, split: str = "train", batch_size: int = 32,
                  preset: str | ModelConfig = "fcn", windows_per_sightline: int = 16, seed: int = 0,
                  shuffle: bool | None = None, drop_remainder: bool | None = None,
-                 max_sightlines: int | None = None, **kwargs):
+                 max_sightlines: int | None = None, steps_per_epoch: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -191,31 +196,43 @@ class TrainingData(keras.utils.PyDataset):
         self.rows = rows
         self.rows_per_batch = (max(1, self.batch_size // self.windows_per_sightline) if self.windowed
                                else self.batch_size)
+        if steps_per_epoch is not None and steps_per_epoch < 1:
+            raise ConfigError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        self.steps_per_epoch = int(steps_per_epoch) if steps_per_epoch else None
         self.epoch = 0
         self._file: h5py.File | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._order = self._epoch_order()
+        self._pass, self._order = 0, self._pass_order(0)
 
     # ------------------------------------------------------------------ epoch layout
-    def __len__(self) -> int:
+    @property
+    def batches_per_pass(self) -> int:
+        """Batches in one pass over the split."""
         n, k = self.rows.size, self.rows_per_batch
         if self.drop_remainder:
             return max(1, n // k)
         return -(-n // k)
 
-    def _epoch_order(self) -> np.ndarray:
+    def __len__(self) -> int:
+        return self.steps_per_epoch or self.batches_per_pass
+
+    def _pass_order(self, pass_no: int) -> np.ndarray:
+        """Row order of one pass: chunk-sized blocks in random order, rows shuffled within."""
         if not self.shuffle:
             return self.rows
-        rng = np.random.default_rng([self.seed, self.epoch, 0])
+        rng = np.random.default_rng([self.seed, pass_no, 0])
         blocks = self.rows // self.chunk_rows
         edges = np.flatnonzero(np.diff(blocks)) + 1
         groups = np.split(self.rows, edges)
         return np.concatenate([rng.permutation(groups[i]) for i in rng.permutation(len(groups))])
 
+    def locate(self, index: int) -> tuple[int, int]:
+        """``(pass, batch within the pass)`` of batch ``index`` of the current epoch."""
+        return divmod(self.epoch * len(self) + index, self.batches_per_pass)
+
     def on_epoch_end(self) -> None:
         self.epoch += 1
-        self._order = self._epoch_order()
 
     # ------------------------------------------------------------------ reading
     def _h5(self) -> h5py.File:
@@ -250,11 +267,16 @@ class TrainingData(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range ({len(self)} batches)")
         k = self.rows_per_batch
-        rows = self._order[index * k: (index + 1) * k]
+        pass_no, batch = self.locate(index)
+        with self._lock:
+            if pass_no != self._pass:
+                self._pass, self._order = pass_no, self._pass_order(pass_no)
+            order = self._order
+        rows = order[batch * k: (batch + 1) * k]
         x, y = self.read_rows(rows)
         if not self.windowed:
             return x, y
-        rng = np.random.default_rng([self.seed, self.epoch, index + 1])
+        rng = np.random.default_rng([self.seed, pass_no, batch + 1])
         return self._windows(x, y, rng)
 
     # ------------------------------------------------------------------ parks2018 windows

@@ -339,7 +339,7 @@ def train(
 
     data_kw = dict(preset=cfg, windows_per_sightline=windows_per_sightline, max_sightlines=max_sightlines,
                    workers=workers)
-    train_data = TrainingData(train_path, "train", batch_size, seed=seed, **data_kw)
+    train_data = TrainingData(train_path, "train", batch_size, seed=seed, steps_per_epoch=steps_per_epoch, **data_kw)
     val_data = TrainingData(train_path, "validation", batch_size, seed=seed + 1, shuffle=False, **data_kw)
     steps = steps_per_epoch or len(train_data)
 
@@ -371,6 +371,7 @@ def train(
         if init_from is not None:
             state["init_from"] = {"path": str(init_from), "sha256": _sha256(init_from), **warm}
     start_epoch = int(state.get("epoch", 0))
+    train_data.epoch = start_epoch  # a resumed run continues the data stream where it stopped
 
     stopper = ResumableEarlyStopping(patience, state, files["best"])
     run_state = _RunState(files, stopper, batch_size, state, log)
@@ -379,7 +380,7 @@ def train(
         log(f"the run stopped early at epoch {start_epoch}: nothing left to train")
     model.fit(train_data, validation_data=val_data, epochs=start_epoch if state.get("stopped") else epochs,
               initial_epoch=start_epoch,
-              steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, callbacks=callbacks,
+              validation_steps=validation_steps, callbacks=callbacks,
               verbose=verbose)
     train_data.close()
     val_data.close()
