@@ -1,0 +1,61 @@
+"""Held-out per-pixel accuracy of a model, overall and by S/N and log N_HI, against the goals.
+
+Goals (the CNN issue): pixel accuracy >= 0.97, offset RMSE <= 5 px and N_HI RMSE <= 0.20 dex
+on positive pixels, on a test split of different host quasars with S/N ~1-30.
+
+Usage: python benchmarks/bench_accuracy.py TRAINING_SET.h5 [--model MODEL.keras] [--split test]
+       [--max-sightlines 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from dla_cnn.assets import default_model_path  # noqa: E402
+from dla_cnn.model import evaluate, load_model  # noqa: E402
+
+GOALS = {"pixel_accuracy": (0.97, ">="), "offset_rmse_px": (5.0, "<="), "log_nhi_rmse_dex": (0.20, "<=")}
+
+
+def _fmt(v) -> str:
+    return "-" if v is None or v != v else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("training_set")
+    ap.add_argument("--model", default=None, help="default: the packaged model")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--max-sightlines", type=int, default=2000)
+    args = ap.parse_args()
+    path = args.model or default_model_path()
+    model, card = load_model(path)
+    m = evaluate(model, args.training_set, args.split, max_sightlines=args.max_sightlines)
+    print(f"# {card['name']} ({card['preset']}, sha256 {card['sha256'][:12]}) on the {args.split} split, "
+          f"{m['n_sightlines']} sightlines, {m['n_positive_pixels']:,} positive pixels\n")
+    print("| metric | value | goal | met |")
+    print("|---|---:|---:|---|")
+    for key, (goal, op) in GOALS.items():
+        ok = m[key] >= goal if op == ">=" else m[key] <= goal
+        print(f"| {key} | {_fmt(m[key])} | {op} {goal} | {'yes' if ok else '**no**'} |")
+    print("\nBy sightline S/N (pixel accuracy over all non-ignored pixels):\n")
+    print("| S/N | pixels | positive pixels | pixel accuracy | offset RMSE px | N_HI RMSE dex |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for b in m["by_snr"]:
+        lo, hi = b["snr"]
+        print(f"| {lo:g}-{hi:g} | {b['n_pixels']:,} | {b['n_positive_pixels']:,} | {_fmt(b['pixel_accuracy'])} | "
+              f"{_fmt(b['offset_rmse_px'])} | {_fmt(b['log_nhi_rmse_dex'])} |")
+    print("\nBy the log N_HI of the pixel's absorber (positives only; recall = share called positive):\n")
+    print("| log N_HI | positive pixels | recall | offset RMSE px | N_HI RMSE dex |")
+    print("|---|---:|---:|---:|---:|")
+    for b in m["by_log_nhi"]:
+        lo, hi = b["log_nhi"]
+        print(f"| {lo:g}-{hi:g} | {b['n_positive_pixels']:,} | {_fmt(b['pixel_accuracy'])} | "
+              f"{_fmt(b['offset_rmse_px'])} | {_fmt(b['log_nhi_rmse_dex'])} |")
+
+
+if __name__ == "__main__":
+    main()
