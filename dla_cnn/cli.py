@@ -155,7 +155,11 @@ def train(
     from dla_cnn.model.train import devices, train as train_model
 
     try:
-        console.print(f"backend {keras.backend.backend()}, devices: {', '.join(devices())}", highlight=False)
+        found = devices()
+        console.print(f"backend {keras.backend.backend()}, devices: {', '.join(found)}", highlight=False)
+        if keras.backend.backend() == "tensorflow" and not any("GPU" in d.upper() for d in found):
+            console.print("note: on a CPU, KERAS_BACKEND=jax trains the fcn preset about twice as fast as "
+                          "TensorFlow (benchmarks/RESULTS.md)", highlight=False)
         model, card = train_model(train_set, out_path, preset, epochs, batch_size, lr, seed, resume, patience,
                                   steps_per_epoch, log=lambda s: console.print(s, highlight=False),
                                   command=_command_line(), verbose=1 if console.is_terminal else 2,

@@ -90,6 +90,11 @@ def test_train_and_calibrate_commands_write_a_loadable_model(tmp_path):
     assert "pixel accuracy" in res.output
     model, card = load_model(tmp_path / "m.keras")
     assert card["preset"] == "fcn" and "calibration" in card and card["commands"]["train"].startswith("dla-cnn")
+    res = _run("train", tmp_path / "t.h5", "--out", tmp_path / "ft.keras", "--epochs", 1, "--steps-per-epoch", 1,
+               "--batch-size", 8, "--validation-steps", 1, "--init-from", tmp_path / "m.keras", "--no-calibrate")
+    assert res.exit_code == 0, res.output
+    ft = load_model(tmp_path / "ft.keras")[1]
+    assert ft["training"]["init_from"]["sha256"] == card["sha256"] and ft["training"]["validation_steps"] == 1
     res = _run("calibrate", tmp_path / "m.keras", tmp_path / "t.h5", "--max-sightlines", 20)
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "m.card.json").read_text())["calibration_summary"]["n_sightlines"] <= 20
