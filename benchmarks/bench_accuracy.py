@@ -20,8 +20,8 @@ from dla_cnn.model import evaluate, load_model  # noqa: E402
 GOALS = {"pixel_accuracy": (0.97, ">="), "offset_rmse_px": (5.0, "<="), "log_nhi_rmse_dex": (0.20, "<=")}
 
 
-def _fmt(v) -> str:
-    return "-" if v is None or v != v else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+def _fmt(v, digits: int = 3) -> str:
+    return "-" if v is None or v != v else f"{v:.{digits}f}"
 
 
 def main() -> None:
@@ -40,21 +40,21 @@ def main() -> None:
     print("|---|---:|---:|---|")
     for key, (goal, op) in GOALS.items():
         ok = m[key] >= goal if op == ">=" else m[key] <= goal
-        print(f"| {key} | {_fmt(m[key])} | {op} {goal} | {'yes' if ok else '**no**'} |")
+        print(f"| {key} | {_fmt(m[key], 1 if key.endswith('px') else 3)} | {op} {goal} | {'yes' if ok else '**no**'} |")
     print("\nBy sightline S/N (pixel accuracy over all non-ignored pixels):\n")
     print("| S/N | pixels | positive pixels | pixel accuracy | offset RMSE px | N_HI RMSE dex |")
     print("|---|---:|---:|---:|---:|---:|")
     for b in m["by_snr"]:
         lo, hi = b["snr"]
         print(f"| {lo:g}-{hi:g} | {b['n_pixels']:,} | {b['n_positive_pixels']:,} | {_fmt(b['pixel_accuracy'])} | "
-              f"{_fmt(b['offset_rmse_px'])} | {_fmt(b['log_nhi_rmse_dex'])} |")
+              f"{_fmt(b['offset_rmse_px'], 1)} | {_fmt(b['log_nhi_rmse_dex'])} |")
     print("\nBy the log N_HI of the pixel's absorber (positives only; recall = share called positive):\n")
     print("| log N_HI | positive pixels | recall | offset RMSE px | N_HI RMSE dex |")
     print("|---|---:|---:|---:|---:|")
     for b in m["by_log_nhi"]:
         lo, hi = b["log_nhi"]
         print(f"| {lo:g}-{hi:g} | {b['n_positive_pixels']:,} | {_fmt(b['pixel_accuracy'])} | "
-              f"{_fmt(b['offset_rmse_px'])} | {_fmt(b['log_nhi_rmse_dex'])} |")
+              f"{_fmt(b['offset_rmse_px'], 1)} | {_fmt(b['log_nhi_rmse_dex'])} |")
 
 
 if __name__ == "__main__":
