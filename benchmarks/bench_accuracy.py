@@ -42,20 +42,23 @@ def main() -> None:
         ok = m[key] >= goal if op == ">=" else m[key] <= goal
         print(f"| {key} | {_fmt(m[key], 1 if key.endswith('px') else 3)} | {op} {goal} | {'yes' if ok else '**no**'} |")
     print("\nBy sightline S/N (pixel accuracy over all non-ignored pixels):\n")
-    print("| S/N | pixels | positive pixels | pixel accuracy | offset RMSE px | N_HI RMSE dex |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for b in m["by_snr"]:
-        lo, hi = b["snr"]
-        print(f"| {lo:g}-{hi:g} | {b['n_pixels']:,} | {b['n_positive_pixels']:,} | {_fmt(b['pixel_accuracy'])} | "
-              f"{_fmt(b['offset_rmse_px'], 1)} | {_fmt(b['log_nhi_rmse_dex'])} |")
+    _bin_table(m["by_snr"], "snr", "S/N", ["pixels", "positive pixels", "pixel accuracy"])
     print("\nBy the log N_HI of the pixel's absorber (positives only; recall = share called positive):\n")
-    print("| log N_HI | positive pixels | recall | offset RMSE px | N_HI RMSE dex |")
-    print("|---|---:|---:|---:|---:|")
-    for b in m["by_log_nhi"]:
-        lo, hi = b["log_nhi"]
-        print(f"| {lo:g}-{hi:g} | {b['n_positive_pixels']:,} | {_fmt(b['pixel_accuracy'])} | "
-              f"{_fmt(b['offset_rmse_px'], 1)} | {_fmt(b['log_nhi_rmse_dex'])} |")
+    _bin_table(m["by_log_nhi"], "log_nhi", "log N_HI", ["positive pixels", "recall"])
 
+
+def _bin_table(bins: list[dict], key: str, label: str, counts: list[str]) -> None:
+    """One markdown row per bin: its edges, the chosen count/accuracy columns, the two RMSEs."""
+    source = {"pixels": "n_pixels", "positive pixels": "n_positive_pixels", "pixel accuracy": "pixel_accuracy",
+              "recall": "pixel_accuracy"}
+    cols = [label, *counts, "offset RMSE px", "N_HI RMSE dex"]
+    print("| " + " | ".join(cols) + " |")
+    print("|---|" + "---:|" * (len(cols) - 1))
+    for b in bins:
+        lo, hi = b[key]
+        cells = [f"{b[source[c]]:,}" if c.endswith("pixels") else _fmt(b[source[c]]) for c in counts]
+        print(f"| {lo:g}-{hi:g} | " + " | ".join(cells) + f" | {_fmt(b['offset_rmse_px'], 1)} | "
+              f"{_fmt(b['log_nhi_rmse_dex'])} |")
 
 if __name__ == "__main__":
     main()
