@@ -15,6 +15,11 @@ Every message is one line that names the file (or sightline) and the problem.
 from __future__ import annotations
 
 
+def describe(err: BaseException, limit: int = 200) -> str:
+    """A caught library exception as ``TypeName: message`` on one line of at most ``limit`` characters."""
+    return f"{type(err).__name__}: {' '.join(str(err).split())[:limit]}"
+
+
 class DlaCnnError(Exception):
     """Base class of every error raised on purpose by dla-cnn."""
 

@@ -23,7 +23,7 @@ import keras
 
 from dla_cnn import __version__
 from dla_cnn.assets import sha256_of
-from dla_cnn.exceptions import AssetError, ConfigError
+from dla_cnn.exceptions import AssetError, ConfigError, describe
 from dla_cnn.model.presets import PRESETS, config_from_dict, preset_config
 
 OUTPUT_CONVENTION = ("raw outputs [logit, offset_px, log_nhi - 20.5]; prob = sigmoid(logit); "
@@ -35,10 +35,6 @@ def card_path(model_path: str | Path) -> Path:
     p = Path(model_path)
     stem = p.name[: -len(".keras")] if p.name.endswith(".keras") else p.name
     return p.with_name(stem + ".card.json")
-
-
-def _one_line(err: BaseException, limit: int = 200) -> str:
-    return f"{type(err).__name__}: {' '.join(str(err).split())[:limit]}"
 
 
 def inference_copy(model: keras.Model) -> keras.Model:
@@ -115,7 +111,7 @@ def read_card(model_path: str | Path) -> dict:
     try:
         card = json.loads(cp.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise AssetError(f"{cp}: corrupt model card ({_one_line(err, 120)})") from None
+        raise AssetError(f"{cp}: corrupt model card ({describe(err, 120)})") from None
     if not isinstance(card, dict) or "preset" not in card:
         raise AssetError(f"{cp}: not a dla-cnn model card (no 'preset')")
     return card
@@ -125,7 +121,7 @@ def _expected_input(card: dict, path: Path) -> tuple:
     try:
         cfg = config_from_dict(card["preset_config"]) if card.get("preset_config") else preset_config(card["preset"])
     except (ConfigError, TypeError) as err:
-        raise AssetError(f"{path}: invalid preset_config in its card ({_one_line(err, 120)})") from None
+        raise AssetError(f"{path}: invalid preset_config in its card ({describe(err, 120)})") from None
     if cfg.name != card["preset"]:
         raise AssetError(f"{path}: card preset {card['preset']!r} but preset_config of {cfg.name!r}")
     return (cfg.window, cfg.channels) if card["preset"] == "parks2018" else (cfg.length, cfg.channels)
@@ -163,7 +159,7 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict]:
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:  # keras raises many types for a bad zip or config
-        raise AssetError(f"{path}: cannot load the model ({_one_line(err)})") from None
+        raise AssetError(f"{path}: cannot load the model ({describe(err)})") from None
     got = tuple(model.input_shape[1:])
     rank = 2 if card["preset"] == "parks2018" else 3
     if got != expect or len(model.output_shape) != rank or model.output_shape[-1] != 3:

@@ -5,11 +5,10 @@ A training set holds one row per sightline (layout in :mod:`dla_cnn.training.dat
 (N, 1748) and ``split`` (N,) with 0 train, 1 validation, 2 test.
 
 :class:`TrainingData` never reads the whole set: each batch reads the few row chunks it
-needs (the HDF5 chunk cache keeps recent chunks decompressed).  Every epoch the order of
-the row blocks (one block per HDF5 chunk) is shuffled and the rows within each block are
-shuffled, seeded by ``(seed, epoch)``, so runs are reproducible.  (With a
-``steps_per_epoch`` shorter than the split, Keras keeps one iterator across epochs while
-the order is reshuffled at every epoch end, so a pass may see a few rows twice.)
+needs (the HDF5 chunk cache keeps recent chunks decompressed).  Batches come from a
+stream of passes over the split; each pass shuffles the order of the row blocks (one block
+per HDF5 chunk) and the rows within each block, seeded by ``(seed, pass)``, so runs are
+reproducible and an epoch shorter than a pass simply continues the stream.
 
 * ``fcn`` batches are whole sightlines: ``x`` (batch, 1748, 2), ``y`` (batch, 1748, 3).
 * ``parks2018`` batches are 400-px flux windows cut on the fly: ``x`` (batch, 400, 1),
@@ -25,7 +24,6 @@ the order is reshuffled at every epoch end, so a pass may see a few rows twice.)
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -36,9 +34,7 @@ import numpy as np
 
 from dla_cnn.exceptions import AssetError, ConfigError
 from dla_cnn.model.presets import ModelConfig, Parks2018Config, preset_config
-
-SPLITS = {"train": 0, "validation": 1, "test": 2}
-"""Codes of the ``split`` dataset."""
+from dla_cnn.training.dataset import SPLITS, read_attrs
 
 REQUIRED = ("inputs", "label_class", "label_offset", "label_log_nhi", "split")
 LABELS = ("label_class", "label_offset", "label_log_nhi")
@@ -74,25 +70,11 @@ def open_training_set(path: str | Path, **kwargs) -> h5py.File:
 
 
 def training_set_attrs(path: str | Path) -> dict:
-    """Root attributes of a training set, with ``config`` parsed from JSON."""
+    """Root attributes of a training set (:func:`dla_cnn.training.dataset.read_attrs`) and its ``n_rows``."""
+    attrs = read_attrs(path)
     with open_training_set(path) as f:
-        out = {}
-        for key, value in f.attrs.items():
-            if isinstance(value, bytes):
-                value = value.decode()
-            if isinstance(value, np.ndarray):
-                value = [v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
-                         for v in value]
-            elif isinstance(value, np.generic):
-                value = value.item()
-            out[key] = value
-        out["n_rows"] = int(f["split"].shape[0])
-    if isinstance(out.get("config"), str):
-        try:
-            out["config"] = json.loads(out["config"])
-        except json.JSONDecodeError:
-            pass
-    return out
+        attrs["n_rows"] = int(f["split"].shape[0])
+    return attrs
 
 
 def cut_windows(flux: np.ndarray, rows: np.ndarray, centres: np.ndarray, window: int = 400) -> np.ndarray:
@@ -112,12 +94,8 @@ def cut_windows(flux: np.ndarray, rows: np.ndarray, centres: np.ndarray, window:
     ndarray (m, window, 1), float32
         Pixels beyond the ends of a sightline are 0 (missing), never copies of real flux.
     """
-    n, length = flux.shape
-    half = window // 2
-    padded = np.zeros((n, length + window), dtype=np.float32)
-    padded[:, half: half + length] = flux
     idx = np.asarray(centres)[:, None] + np.arange(window)
-    return padded[np.asarray(rows)[:, None], idx][..., None]
+    return _zero_padded(flux, window)[np.asarray(rows)[:, None], idx][..., None]
 
 
 def sliding_windows(flux: np.ndarray, window: int = 400) -> np.ndarray:
@@ -126,11 +104,17 @@ def sliding_windows(flux: np.ndarray, window: int = 400) -> np.ndarray:
     Same convention as :func:`cut_windows` (centre at ``window // 2``, zeros outside).
     """
     n, length = flux.shape
+    view = np.lib.stride_tricks.sliding_window_view(_zero_padded(flux, window), window, axis=1)[:, :length]
+    return view.reshape(n * length, window, 1)
+
+
+def _zero_padded(flux: np.ndarray, window: int) -> np.ndarray:
+    """``(n, length)`` flux with ``window // 2`` zeros before it and the rest of ``window`` after."""
+    n, length = flux.shape
     half = window // 2
     padded = np.zeros((n, length + window), dtype=np.float32)
     padded[:, half: half + length] = flux
-    view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=1)[:, :length]
-    return view.reshape(n * length, window, 1)
+    return padded
 
 
 class TrainingData(keras.utils.PyDataset):

@@ -44,7 +44,8 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from dla_cnn.exceptions import AssetError, ConfigError
+from dla_cnn.assets import sha256_of
+from dla_cnn.exceptions import AssetError, ConfigError, describe
 from dla_cnn.model.card import save_model
 from dla_cnn.model.data import TrainingData, training_set_attrs
 from dla_cnn.model.loss import LossWeights, combined_loss
@@ -341,7 +342,7 @@ def train(
                    workers=workers)
     train_data = TrainingData(train_path, "train", batch_size, seed=seed, steps_per_epoch=steps_per_epoch, **data_kw)
     val_data = TrainingData(train_path, "validation", batch_size, seed=seed + 1, shuffle=False, **data_kw)
-    steps = steps_per_epoch or len(train_data)
+    steps = len(train_data)
 
     state: dict = {}
     if resume and files["ckpt"].exists() and files["state"].exists():
@@ -349,8 +350,7 @@ def train(
             state = json.loads(files["state"].read_text())
             model = keras.saving.load_model(files["ckpt"])
         except Exception as err:
-            raise AssetError(f"{files['ckpt']}: cannot resume from the checkpoint "
-                             f"({type(err).__name__}: {' '.join(str(err).split())[:160]})") from None
+            raise AssetError(f"{files['ckpt']}: cannot resume from the checkpoint ({describe(err, 160)})") from None
         if state.get("preset") != cfg.name:
             raise ConfigError(f"{files['state']}: checkpoint of preset {state.get('preset')!r}, asked for {cfg.name!r}")
         log(f"resuming from epoch {state['epoch']} ({files['ckpt']})")
@@ -369,7 +369,7 @@ def train(
                       metrics=task_metrics())
         state = {"preset": cfg.name, "train_path": str(train_path), "seed": seed, "epoch": 0}
         if init_from is not None:
-            state["init_from"] = {"path": str(init_from), "sha256": _sha256(init_from), **warm}
+            state["init_from"] = {"path": str(init_from), "sha256": sha256_of(init_from), **warm}
     start_epoch = int(state.get("epoch", 0))
     train_data.epoch = start_epoch  # a resumed run continues the data stream where it stopped
 
@@ -392,7 +392,7 @@ def train(
         "preset": cfg.name,
         "preset_config": config_to_dict(cfg),
         "loss_weights": asdict(getattr(model.loss, "weights", loss_weights)),
-        "training_set": {"path": str(Path(train_path).resolve()), "sha256": _sha256(train_path),
+        "training_set": {"path": str(Path(train_path).resolve()), "sha256": sha256_of(train_path),
                          "config": attrs.get("config"), "n_rows": attrs.get("n_rows"),
                          "dla_cnn_version": attrs.get("dla_cnn_version")},
         "training": {"epochs_requested": epochs, "batch_size": batch_size, "learning_rate": lr,
@@ -422,8 +422,3 @@ def train(
 
     return TrainResult(model, read_card(out_path))
 
-
-def _sha256(path: str | Path) -> str:
-    from dla_cnn.assets import sha256_of
-
-    return sha256_of(path)
