@@ -29,7 +29,7 @@ def test_thick_absorber_incidence():
     z, log_n, _ = zip(*(draw_thick_absorbers(rng, 2.5, 3.5, ForestConfig()) for _ in range(400)))
     n_lls = sum(len(a) for a in z) / 400
     n_sub = sum((a >= 19.0).sum() for a in log_n) / 400
-    assert 1.0 < n_lls < 2.0  # ~1.5 per unit z at z ~ 3
+    assert 1.8 < n_lls < 2.7  # Songaila & Cowie (2010): ~2.2 per unit z at z ~ 3
     assert 0.15 < n_sub < 0.5
     assert all((a >= 17.2).all() and (a < 20.3).all() for a in log_n)
 
@@ -75,3 +75,56 @@ def test_same_seed_same_spectrum():
     b, tb = simulate_sightline(np.random.default_rng(9), dla_rate=1.0)
     np.testing.assert_array_equal(a.flux, b.flux)
     assert ta == tb
+
+
+def test_forest_f_n_is_a_broken_power_law():
+    from dla_cnn.simulate.forest import draw_forest_log_n
+
+    cfg = ForestConfig()
+    log_n = draw_forest_log_n(np.random.default_rng(1), 400_000, cfg)
+    assert log_n.min() >= cfg.log_n_min and log_n.max() <= cfg.log_n_max
+    # dn/dlogN slope (1 - beta) measured on either side of the break
+    for lo, hi, beta in ((12.5, 14.0, cfg.beta), (15.0, 16.8, cfg.beta_high)):
+        edges = np.linspace(lo, hi, 7)
+        counts, _ = np.histogram(log_n, edges)
+        slope = np.polyfit(0.5 * (edges[1:] + edges[:-1]), np.log10(counts), 1)[0]
+        assert slope == pytest.approx(1.0 - beta, abs=0.08)
+
+
+def test_lyman_continuum_of_many_lines_equals_the_sum_of_each():
+    from dla_cnn.physics.voigt import lyman_limit_tau
+    from dla_cnn.simulate.forest import lyman_continuum_tau
+
+    rng = np.random.default_rng(4)
+    z = rng.uniform(2.0, 3.0, 40)
+    log_n = rng.uniform(15.5, 18.0, 40)
+    loglam = np.linspace(np.log10(3400.0), np.log10(4200.0), 3000)
+    expected = sum(lyman_limit_tau(10**loglam, n, zz) for n, zz in zip(log_n, z))
+    np.testing.assert_allclose(lyman_continuum_tau(loglam, z, log_n), expected, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("z_em", [2.5, 3.0, 4.0])
+def test_mean_free_path_on_simulated_skewers_matches_worseck(z_em):
+    """<exp(-tau_LL)> along simulated skewers falls to 1/e at Worseck et al.'s (2014) mfp (+-30%)."""
+    from dla_cnn.simulate.forest import draw_forest, lyman_continuum_tau, mean_free_path
+
+    cfg = ForestConfig()
+    rng = np.random.default_rng(int(10 * z_em))
+    z_lo = z_em - 0.8
+    wave = grid.LYMAN_LIMIT_REST * (1 + z_em) * np.linspace(0.8, 1.0, 400)
+    trans = np.zeros_like(wave)
+    n_skewers = 300
+    for _ in range(n_skewers):
+        fz, fn, _b = draw_forest(rng, z_lo, z_em, cfg)
+        tz, tn, _tb = draw_thick_absorbers(rng, z_lo, z_em, cfg)
+        thick = fn > cfg.ll_continuum_min_log_n
+        z_all, n_all = np.concatenate([fz[thick], tz]), np.concatenate([fn[thick], tn])
+        trans += np.exp(-lyman_continuum_tau(np.log10(wave), z_all, n_all))
+    trans /= n_skewers
+    z_one = wave[np.argmin(np.abs(trans - np.exp(-1.0)))] / grid.LYMAN_LIMIT_REST - 1.0
+    zz = np.linspace(z_one, z_em, 500)
+    hubble = 70.0 * np.sqrt(0.3 * (1 + zz) ** 3 + 0.7)
+    mfp_skewers = np.trapezoid(grid.C_KMS / ((1 + zz) * hubble), zz)
+    worseck = 37.0 * ((1 + z_em) / 5.0) ** -5.4
+    assert mfp_skewers == pytest.approx(worseck, rel=0.3)
+    assert mean_free_path(z_em, cfg) == pytest.approx(mfp_skewers, rel=0.15)

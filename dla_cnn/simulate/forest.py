@@ -1,20 +1,25 @@
 """The Lyman-alpha forest and the optically thick absorbers of the IGM.
 
 Forest lines (12 < log N < 17.2) are a Poisson process in redshift and column density
-with ``f(N) ~ N^-1.5`` and Doppler parameters around 28 km/s.  Their density
+with a broken power law ``f(N) ~ N^-1.5`` below log N = 14.5 and ``~ N^-1.9`` above
+(Kim et al. 2013; Prochaska et al. 2014), and Doppler parameters around 28 km/s.  Every
+line with log N > 15.5 also adds its Lyman-limit continuum.  Their density
 ``dN/dz = A (1 + z)^2.92`` is *calibrated*, not guessed: for a Poisson superposition of
 lines ``-ln <F> = (dN/dz) (1 + z) <W_r> / lambda_alpha``, so ``A`` follows from the mean
 rest equivalent width ``<W_r>`` of the drawn lines and the Faucher-Giguere et al. (2008)
 effective optical depth ``tau_eff = 0.0018 (1 + z)^3.92``.
 
 Lyman-limit systems and sub-DLAs (17.2 <= log N < 20.3) are added at their natural
-incidence; DLAs only when asked for (the simulator makes DLA-free hosts by default).
+incidence ``l(z) = 2.2 ((1 + z) / 4)^2`` (Songaila & Cowie 2010); DLAs only when asked for
+(the simulator makes DLA-free hosts by default).  Together, the forest's optically thin
+lines and these systems set the mean free path of ionising photons
+(:func:`mean_free_path`), which a test holds against Worseck et al. (2014).
 
 Caveats
 -------
 * Lines are independent (no clustering, no thermal/velocity structure beyond b).
-* Forest lines use Lyman alpha to epsilon; optically thick absorbers use the whole series
-  and the Lyman-limit continuum.
+* Forest lines use Lyman alpha to epsilon (plus the Lyman-limit continuum above
+  log N 15.5); optically thick absorbers use the whole series and the continuum.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from scipy.special import wofz
 
 from dla_cnn import grid
 from dla_cnn.physics.lyman import lyman_series
-from dla_cnn.physics.voigt import SIGMA0
+from dla_cnn.physics.voigt import LYMAN_LIMIT_SIGMA, SIGMA0
 
 C_KMS = grid.C_KMS
 TAU0_MIN = 1e-3
@@ -41,7 +46,12 @@ class ForestConfig:
     log_n_min: float = 12.0
     log_n_max: float = 17.2
     beta: float = 1.5
-    """Forest column-density slope, ``f(N) ~ N^-beta``."""
+    """Forest column-density slope below ``log_n_break``, ``f(N) ~ N^-beta``."""
+    log_n_break: float = 14.5
+    beta_high: float = 1.9
+    """Slope of the forest f(N) above ``log_n_break`` (continuous at the break)."""
+    ll_continuum_min_log_n: float = 15.5
+    """Forest lines above this column also get the Lyman-limit continuum."""
     b_median_kms: float = 28.0
     b_scatter_dex: float = 0.1
     b_min_kms: float = 15.0
@@ -50,8 +60,8 @@ class ForestConfig:
     tau_eff_slope: float = 3.92
     n_series: int = 5
     """Lyman lines per forest absorber (alpha ... epsilon)."""
-    lls_incidence_z3: float = 1.5
-    """Optically thick (log N >= 17.2) absorbers per unit z at z = 3."""
+    lls_incidence_z3: float = 2.2
+    """Optically thick (log N >= 17.2) absorbers per unit z at z = 3 (Songaila & Cowie 2010)."""
     lls_incidence_slope: float = 2.0
     lls_log_n_max: float = 20.3
     lls_beta: float = 1.3
@@ -77,6 +87,32 @@ def _draw_power_law_log_n(rng: np.random.Generator, n: int, lo: float, hi: float
     return np.log10(a + u * (b - a)) / k
 
 
+def forest_dn_dlogn(log_n: np.ndarray, cfg: ForestConfig = ForestConfig()) -> np.ndarray:
+    """Unnormalised ``dn/dlog N`` of forest lines (broken power law, continuous at the break)."""
+    log_n = np.asarray(log_n, dtype=float)
+    lo = (1.0 - cfg.beta) * log_n
+    hi = (1.0 - cfg.beta_high) * log_n + (cfg.beta_high - cfg.beta) * cfg.log_n_break
+    inside = (log_n >= cfg.log_n_min) & (log_n <= cfg.log_n_max)
+    return np.where(inside, 10.0 ** np.where(log_n < cfg.log_n_break, lo, hi), 0.0)
+
+
+def _segment_mass(lo: float, hi: float, beta: float, offset: float) -> float:
+    """Integral of ``10**((1 - beta) x + offset)`` over ``lo .. hi``."""
+    k = 1.0 - beta
+    return float(10.0**offset * (10.0 ** (k * hi) - 10.0 ** (k * lo)) / (k * np.log(10.0)))
+
+
+def draw_forest_log_n(rng: np.random.Generator, n: int, cfg: ForestConfig = ForestConfig()) -> np.ndarray:
+    """log10 N of ``n`` forest lines from the broken power law of :func:`forest_dn_dlogn`."""
+    brk = min(max(cfg.log_n_break, cfg.log_n_min), cfg.log_n_max)
+    m_lo = _segment_mass(cfg.log_n_min, brk, cfg.beta, 0.0)
+    m_hi = _segment_mass(brk, cfg.log_n_max, cfg.beta_high, (cfg.beta_high - cfg.beta) * brk)
+    low = rng.random(n) < m_lo / (m_lo + m_hi)
+    out = _draw_power_law_log_n(rng, n, brk, cfg.log_n_max, cfg.beta_high)
+    out[low] = _draw_power_law_log_n(rng, int(low.sum()), cfg.log_n_min, brk, cfg.beta)
+    return out
+
+
 def rest_equivalent_width(log_n: np.ndarray, b_kms: np.ndarray) -> np.ndarray:
     """Ly-alpha rest equivalent width (A) of single Voigt lines, by direct integration."""
     series = lyman_series(1)
@@ -91,14 +127,29 @@ def rest_equivalent_width(log_n: np.ndarray, b_kms: np.ndarray) -> np.ndarray:
     return (1.0 - np.exp(-tau)).sum(axis=1) * dv / C_KMS * w0
 
 
-@lru_cache(maxsize=8)
-def mean_rest_equivalent_width(cfg: ForestConfig = ForestConfig()) -> float:
-    """``<W_r>`` of Ly-alpha averaged over the forest's f(N) and b distributions (A)."""
-    log_n = np.linspace(cfg.log_n_min, cfg.log_n_max, 53)
+_W_GRID_LOG_N = np.linspace(11.0, 18.0, 141)
+
+
+@lru_cache(maxsize=32)
+def _w_table(b_median_kms: float, b_scatter_dex: float, b_min_kms: float, b_max_kms: float) -> np.ndarray:
+    """Ly-alpha ``W_r`` on :data:`_W_GRID_LOG_N`, averaged over the b distribution."""
+    cfg = ForestConfig(b_median_kms=b_median_kms, b_scatter_dex=b_scatter_dex, b_min_kms=b_min_kms,
+                       b_max_kms=b_max_kms)
     b = np.quantile(draw_b(np.random.default_rng(12345), 20000, cfg), (np.arange(8) + 0.5) / 8)
-    ln, bb = np.meshgrid(log_n, b, indexing="ij")
-    w = rest_equivalent_width(ln.ravel(), bb.ravel()).reshape(ln.shape).mean(axis=1)
-    weight = 10.0 ** ((1.0 - cfg.beta) * log_n)  # dn/dlogN
+    ln, bb = np.meshgrid(_W_GRID_LOG_N, b, indexing="ij")
+    return rest_equivalent_width(ln.ravel(), bb.ravel()).reshape(ln.shape).mean(axis=1)
+
+
+def mean_rest_equivalent_width(cfg: ForestConfig = ForestConfig()) -> float:
+    """``<W_r>`` of Ly-alpha averaged over the forest's f(N) and b distributions (A).
+
+    The W_r(N) table depends only on the b distribution and is cached, so a per-sightline
+    randomised sky (other slopes, same b) costs a quadrature, not new Voigt profiles.
+    """
+    w_tab = _w_table(cfg.b_median_kms, cfg.b_scatter_dex, cfg.b_min_kms, cfg.b_max_kms)
+    log_n = np.linspace(cfg.log_n_min, cfg.log_n_max, 105)
+    w = np.interp(log_n, _W_GRID_LOG_N, w_tab)
+    weight = forest_dn_dlogn(log_n, cfg)
     return float(np.trapezoid(w * weight, log_n) / np.trapezoid(weight, log_n))
 
 
@@ -127,8 +178,13 @@ def draw_forest(rng: np.random.Generator, z_lo: float, z_hi: float, cfg: ForestC
     """
     norm = cfg.tau_eff_norm * grid.LYA_REST / mean_rest_equivalent_width(cfg)
     z = _draw_poisson_z(rng, z_lo, z_hi, norm, cfg.tau_eff_slope - 1.0)
-    log_n = _draw_power_law_log_n(rng, z.size, cfg.log_n_min, cfg.log_n_max, cfg.beta)
+    log_n = draw_forest_log_n(rng, z.size, cfg)
     return z, log_n, draw_b(rng, z.size, cfg)
+
+
+def lls_incidence(z: np.ndarray | float, cfg: ForestConfig = ForestConfig()) -> np.ndarray | float:
+    """Systems with log N >= 17.2 (tau_LL >= 1) per unit redshift."""
+    return cfg.lls_incidence_z3 * ((1.0 + np.asarray(z)) / 4.0) ** cfg.lls_incidence_slope
 
 
 def draw_thick_absorbers(rng: np.random.Generator, z_lo: float, z_hi: float, cfg: ForestConfig = ForestConfig()):
@@ -137,6 +193,66 @@ def draw_thick_absorbers(rng: np.random.Generator, z_lo: float, z_hi: float, cfg
     z = _draw_poisson_z(rng, z_lo, z_hi, norm, cfg.lls_incidence_slope)
     log_n = _draw_power_law_log_n(rng, z.size, cfg.log_n_max, cfg.lls_log_n_max, cfg.lls_beta)
     return z, log_n, draw_b(rng, z.size, cfg)
+
+
+def lyman_continuum_tau(loglam: np.ndarray, z: np.ndarray, log_n: np.ndarray) -> np.ndarray:
+    """Summed Lyman-limit continuum optical depth of many absorbers on a sorted grid.
+
+    ``tau(lambda) = lambda^3 sum_i N_i sigma_LL / lambda_LL,i^3`` over absorbers whose limit
+    ``lambda_LL,i = 911.76 (1 + z_i)`` lies redward of ``lambda``: one sort and one
+    cumulative sum, whatever the number of absorbers.
+    """
+    tau = np.zeros(np.size(loglam))
+    if np.size(z) == 0:
+        return tau
+    wave = 10.0 ** np.asarray(loglam, dtype=float)
+    edge = grid.LYMAN_LIMIT_REST * (1.0 + np.asarray(z, dtype=float))
+    order = np.argsort(edge)
+    edge = edge[order]
+    weight = 10.0 ** np.asarray(log_n, dtype=float)[order] * LYMAN_LIMIT_SIGMA / edge**3
+    tail = np.concatenate([np.cumsum(weight[::-1])[::-1], [0.0]])  # sum over edges[k:]
+    k = np.searchsorted(edge, wave, side="right")  # first edge redder than the pixel
+    return wave**3 * tail[k]
+
+
+def mean_free_path(z: float, cfg: ForestConfig = ForestConfig(), h: float = 0.7, omega_m: float = 0.3) -> float:
+    """Mean free path of ionising photons (912 A) in proper Mpc implied by the absorbers.
+
+    The effective Lyman-continuum optical depth from ``z`` down to ``z'`` is
+    ``int dz'' int dN f(N, z'') (1 - exp(-N sigma_LL ((1 + z'') / (1 + z))^3))`` over the
+    forest lines above ``cfg.ll_continuum_min_log_n`` (their calibrated density and broken
+    f(N); thinner lines get no continuum in the simulator) and the Lyman-limit systems; the
+    mean free path is the proper distance at which it reaches 1.
+
+    Parameters
+    ----------
+    z : float
+        Redshift of emission.
+    cfg : ForestConfig
+    h, omega_m : float
+        Flat LambdaCDM cosmology of the comparison (Worseck et al. 2014 use h = 0.7).
+    """
+    log_n_f = np.linspace(cfg.log_n_min, cfg.log_n_max, 400)
+    dn_f = forest_dn_dlogn(log_n_f, cfg)
+    dn_f = np.where(log_n_f > cfg.ll_continuum_min_log_n, dn_f, 0.0) / np.trapezoid(dn_f, log_n_f)
+    log_n_t = np.linspace(cfg.log_n_max, cfg.lls_log_n_max, 200)
+    dn_t = 10.0 ** ((1.0 - cfg.lls_beta) * log_n_t)
+    dn_t = dn_t / np.trapezoid(dn_t, log_n_t)
+    norm_f = cfg.tau_eff_norm * grid.LYA_REST / mean_rest_equivalent_width(cfg)
+    zz = np.linspace(z, max(z - 1.5, 0.0), 1500)
+    scale = ((1.0 + zz) / (1.0 + z)) ** 3
+    absorbed_f = 1.0 - np.exp(-10.0 ** log_n_f[None, :] * LYMAN_LIMIT_SIGMA * scale[:, None])
+    absorbed_t = 1.0 - np.exp(-10.0 ** log_n_t[None, :] * LYMAN_LIMIT_SIGMA * scale[:, None])
+    dtau_dz = (norm_f * (1.0 + zz) ** (cfg.tau_eff_slope - 1.0) * np.trapezoid(absorbed_f * dn_f, log_n_f, axis=1)
+               + lls_incidence(zz, cfg) * np.trapezoid(absorbed_t * dn_t, log_n_t, axis=1))
+    tau = np.concatenate([[0.0], np.cumsum(0.5 * (dtau_dz[1:] + dtau_dz[:-1]) * -np.diff(zz))])
+    if tau[-1] < 1.0:
+        return float("inf")
+    z_one = float(np.interp(1.0, tau, zz))
+    hubble = 100.0 * h * np.sqrt(omega_m * (1.0 + zz) ** 3 + 1.0 - omega_m)  # km/s/Mpc
+    dr = C_KMS / ((1.0 + zz) * hubble)  # proper Mpc per unit z
+    seg = zz >= z_one
+    return float(np.trapezoid(dr[seg][::-1], zz[seg][::-1]))
 
 
 def forest_tau(

@@ -23,7 +23,7 @@ import numpy as np
 from dla_cnn import grid
 from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
 from dla_cnn.sightline import Sightline
-from dla_cnn.simulate.forest import ForestConfig, draw_forest, draw_thick_absorbers, forest_tau
+from dla_cnn.simulate.forest import ForestConfig, draw_forest, draw_thick_absorbers, forest_tau, lyman_continuum_tau
 from dla_cnn.simulate.noise import NoiseConfig, draw_snr, mask_runs, noise_sigma
 from dla_cnn.simulate.quasar import QuasarConfig, quasar_continuum
 
@@ -158,6 +158,8 @@ def simulate_host(
     z_lo = max(wave[0] / grid.LYA_REST - 1.0, 0.0)
     fz, fn, fb = draw_forest(rng, z_lo, z_qso, cfg.forest)
     tau = forest_tau(loglam_f, fz, fn, fb, cfg.forest.n_series)
+    thick_lines = fn > cfg.forest.ll_continuum_min_log_n
+    tau = tau + lyman_continuum_tau(loglam_f, fz[thick_lines], fn[thick_lines])
     absorbers = np.empty((0, 3))
     if cfg.natural_thick_absorbers:
         # optically thick systems matter where their Lyman series or limit falls on the grid
