@@ -9,6 +9,10 @@ Three steps:
 3. :func:`vet` computes the metrics of the specification's validation section into a
    :class:`VetReport`; :func:`vet_plots` draws them.
 
+:func:`reliability` and :func:`expected_calibration_error` check whether the catalog's
+``confidence`` behaves as the probability that a detection is real; :func:`vet` applies
+them to its detections.
+
 Definitions used throughout
 ---------------------------
 * A detection of type ``LYB`` is left out of matching, purity and false positives;
@@ -25,6 +29,8 @@ Definitions used throughout
 * The confidence threshold ``t`` keeps detections with ``confidence >= t``; a true
   DLA is recovered at ``t`` when the detection matched to it (with all detections)
   passes ``t``.
+* For the reliability diagram a detection is *real* when :func:`match` pairs it with a
+  true absorber of any log N_HI (so a second detection of one absorber is not real).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy.stats import binom_conf_interval
 from astropy.table import MaskedColumn, Table
 
 from dla_cnn.catalog import format_sightline_id, parse_sightline_id, read_catalog
@@ -48,14 +55,18 @@ __all__ = [
     "CONFUSION_LABELS",
     "MAD_TO_SIGMA",
     "NHI_BINS",
+    "RELIABILITY_BINS",
+    "RELIABILITY_LEVEL",
     "SNR_BINS",
     "TRUTH_FORMATS",
     "VetReport",
     "canonical_ids",
     "detect_truth_format",
+    "expected_calibration_error",
     "match",
     "normalise_truth",
     "read_truth",
+    "reliability",
     "vet",
     "vet_files",
     "vet_plots",
@@ -69,6 +80,12 @@ NHI_BINS: tuple[float, ...] = (19.0, 19.5, 20.3, 20.6, 21.0, 21.5, 23.0)
 
 MAD_TO_SIGMA = 1.4826
 """Factor from the median absolute deviation to a Gaussian sigma."""
+
+RELIABILITY_BINS = 10
+"""Default number of equal-width confidence bins of the reliability diagram."""
+
+RELIABILITY_LEVEL = 0.683
+"""Confidence level of the binomial (Wilson) interval on each bin's fraction real."""
 
 CONFUSION_LABELS: tuple[str, str, str] = ("DLA", "SUBDLA", "none")
 """Row (true) and column (predicted) labels of :attr:`VetReport.confusion`."""
@@ -442,6 +459,107 @@ def _binned(
     return Table(rows=rows) if rows else Table()
 
 
+def reliability(confidence: np.ndarray, is_real: np.ndarray, n_bins: int = RELIABILITY_BINS) -> Table:
+    """Reliability diagram: observed fraction of real detections per confidence bin.
+
+    Parameters
+    ----------
+    confidence : ndarray of float
+        Confidence of each detection, meant as the probability that it is real.
+        Values must lie in [0, 1]; non-finite values are left out.
+    is_real : ndarray of bool
+        Whether each detection is real (same shape as ``confidence``).
+    n_bins : int
+        Number of equal-width bins on [0, 1].  Bins are ``[lo, hi)``, the last one
+        ``[lo, 1]``.
+
+    Returns
+    -------
+    `~astropy.table.Table`
+        One row per bin, empty bins included: ``conf_lo``, ``conf_hi``, ``n``
+        (detections in the bin), ``n_real``, ``mean_confidence``, ``fraction_real``
+        (``n_real / n``) and ``fraction_real_lo`` / ``fraction_real_hi``, the
+        :data:`RELIABILITY_LEVEL` Wilson binomial interval of the fraction.  The
+        fractions and the mean are NaN where ``n == 0``.  For a calibrated
+        confidence ``fraction_real`` follows ``mean_confidence``.
+
+    Raises
+    ------
+    ValueError
+        ``confidence`` and ``is_real`` differ in shape, ``n_bins < 1``, or a finite
+        confidence lies outside [0, 1].
+    """
+    conf = np.asarray(confidence, dtype=float).ravel()
+    real = np.asarray(is_real, dtype=bool).ravel()
+    if np.shape(confidence) != np.shape(is_real):
+        raise ValueError(f"confidence {np.shape(confidence)} and is_real {np.shape(is_real)} differ in shape")
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, not {n_bins!r}")
+    n_bins = int(n_bins)
+    finite = np.isfinite(conf)
+    conf, real = conf[finite], real[finite]
+    tol = 1e-9
+    if np.any((conf < -tol) | (conf > 1.0 + tol)):
+        raise ValueError(f"confidence must lie in [0, 1], found {conf.min():.6g} .. {conf.max():.6g}")
+    conf = np.clip(conf, 0.0, 1.0)
+    # floor(conf * n) puts 0.3 in [0.3, 0.4) where searchsorted on linspace edges would not
+    idx = np.minimum(np.floor(conf * n_bins).astype(int), n_bins - 1)
+    n = np.bincount(idx, minlength=n_bins)
+    n_real = np.bincount(idx, weights=real.astype(float), minlength=n_bins).round().astype(int)
+    sum_conf = np.bincount(idx, weights=conf, minlength=n_bins)
+    has = n > 0
+    mean_conf = np.full(n_bins, np.nan)
+    frac = np.full(n_bins, np.nan)
+    lo = np.full(n_bins, np.nan)
+    hi = np.full(n_bins, np.nan)
+    mean_conf[has] = sum_conf[has] / n[has]
+    frac[has] = n_real[has] / n[has]
+    if has.any():
+        interval = binom_conf_interval(n_real[has], n[has], confidence_level=RELIABILITY_LEVEL, interval="wilson")
+        lo[has], hi[has] = interval[0], interval[1]
+    table = Table(
+        {
+            "conf_lo": np.arange(n_bins) / n_bins,
+            "conf_hi": np.arange(1, n_bins + 1) / n_bins,
+            "n": n,
+            "n_real": n_real,
+            "mean_confidence": mean_conf,
+            "fraction_real": frac,
+            "fraction_real_lo": lo,
+            "fraction_real_hi": hi,
+        }
+    )
+    table.meta["confidence_level"] = RELIABILITY_LEVEL
+    table.meta["interval"] = "wilson"
+    return table
+
+
+def expected_calibration_error(table: Table) -> float:
+    """Expected calibration error of a :func:`reliability` table.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        Output of :func:`reliability` (columns ``n``, ``fraction_real``,
+        ``mean_confidence``).
+
+    Returns
+    -------
+    float
+        ``sum_b n_b / N * |fraction_real_b - mean_confidence_b|`` over the populated
+        bins, ``N`` the number of detections; 0 for a calibrated confidence (up to
+        noise), NaN when there are no detections.
+    """
+    n = np.asarray(table["n"], dtype=float)
+    total = n.sum()
+    if total == 0:
+        return math.nan
+    has = n > 0
+    frac = np.asarray(table["fraction_real"], dtype=float)[has]
+    mean_conf = np.asarray(table["mean_confidence"], dtype=float)[has]
+    return float(np.sum(n[has] / total * np.abs(frac - mean_conf)))
+
+
 @dataclass
 class VetReport:
     """Metrics of one catalog against one truth list (see the module docstring).
@@ -455,6 +573,9 @@ class VetReport:
     log N_HI.  ``confusion[i, j]`` counts true class ``i`` recovered as predicted
     class ``j`` (labels :data:`CONFUSION_LABELS`); the true ``none`` row counts
     detections that match no true absorber and its ``none`` column is 0.
+    ``reliability`` is the :func:`reliability` table of the detections' confidence
+    (real: matched to a true absorber of any log N_HI) and ``ece`` its
+    :func:`expected_calibration_error`.
     """
 
     match_dz: float
@@ -496,10 +617,12 @@ class VetReport:
     threshold: float
     completeness_at_threshold: float
     purity_at_threshold: float
+    ece: float
     confusion: np.ndarray = field(repr=False)
     by_snr: Table = field(repr=False)
     by_nhi: Table = field(repr=False)
     confidence_curve: Table = field(repr=False)
+    reliability: Table = field(repr=False)
     matches: Table = field(repr=False)
 
     @property
@@ -531,6 +654,9 @@ class VetReport:
             (f"confidence threshold for {t.target_completeness:.0%} completeness", t.threshold,
              f"completeness {t.completeness_at_threshold:.4f}"),
             ("purity at that threshold", t.purity_at_threshold, ""),
+            ("expected calibration error (ece)", t.ece,
+             f"{int(np.sum(t.reliability['n']))} detections in "
+             f"{len(t.reliability)} confidence bins; real = matched to a true absorber, |dz| < {t.match_dz:g}"),
         ]
 
     def summary_table(self) -> Table:
@@ -599,6 +725,7 @@ def vet(
     nhi_bins: Sequence[float] = NHI_BINS,
     thresholds: Sequence[float] | None = None,
     target_completeness: float = 0.99,
+    reliability_bins: int = RELIABILITY_BINS,
 ) -> VetReport:
     """Compare a catalog with the truth.
 
@@ -626,6 +753,8 @@ def vet(
         Completeness (true DLAs recovered at any N) that :attr:`VetReport.threshold`
         keeps: the highest threshold with at least this completeness (NaN if even
         threshold 0 does not reach it).
+    reliability_bins : int
+        Number of confidence bins of :attr:`VetReport.reliability`.
 
     Returns
     -------
@@ -737,6 +866,9 @@ def vet(
         thresholds, target_completeness, t_dla, t_any, t_as_dla, t_match, p_conf, p_dla, pure
     )
 
+    # --- reliability of the confidence: real = matched to a true absorber of any log N
+    rel = reliability(p_conf, d_matched, n_bins=reliability_bins)
+
     n_ok = int(len(ok_ids))
     n_fp = n_pred_dla - n_pure
     n_true_dla = int(t_dla.sum())
@@ -780,10 +912,12 @@ def vet(
         threshold=thr,
         completeness_at_threshold=c_thr,
         purity_at_threshold=p_thr,
+        ece=expected_calibration_error(rel),
         confusion=confusion,
         by_snr=by_snr,
         by_nhi=by_nhi,
         confidence_curve=curve,
+        reliability=rel,
         matches=matches,
     )
 
@@ -933,12 +1067,53 @@ def _plot_confidence(report: VetReport, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _plot_reliability(report: VetReport, path: Path) -> None:
+    rel = report.reliability
+    fig = _new_figure(5.5, 5.5)
+    ax = fig.add_subplot()
+    ax.plot([0.0, 1.0], [0.0, 1.0], color="0.5", ls="--", lw=1, label="calibrated")
+    has = np.asarray(rel["n"]) > 0
+    if has.any():
+        x = np.asarray(rel["mean_confidence"], dtype=float)[has]
+        y = np.asarray(rel["fraction_real"], dtype=float)[has]
+        err = np.vstack([np.clip(y - np.asarray(rel["fraction_real_lo"], dtype=float)[has], 0.0, None),
+                         np.clip(np.asarray(rel["fraction_real_hi"], dtype=float)[has] - y, 0.0, None)])
+        level = rel.meta.get("confidence_level", RELIABILITY_LEVEL)
+        ax.errorbar(x, y, yerr=err, fmt="o", color="C0", capsize=3,
+                    label=f"fraction real ({level:.1%} Wilson interval)")
+        # counts written vertically beyond the end of each error bar, away from the nearer
+        # edge, so neighbouring bins never share the space and labels stay inside the axes
+        for xi, yi, e_lo, e_hi, n in zip(x, y, err[0], err[1], np.asarray(rel["n"])[has]):
+            up = yi < 0.5
+            ax.annotate(f"n={n}", (xi, yi + e_hi if up else yi - e_lo), xytext=(0, 3 if up else -3),
+                        textcoords="offset points", rotation=90, ha="center", va="bottom" if up else "top",
+                        fontsize=7, color="0.3")
+    else:
+        ax.text(0.5, 0.5, "no detection with a confidence", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+    for edge in np.asarray(rel["conf_lo"])[1:]:  # bin edges
+        ax.axvline(edge, color="0.9", lw=0.6, zorder=0)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_aspect("equal")
+    ax.set_xlabel("mean confidence in bin")
+    ax.set_ylabel("fraction of detections that are real")
+    ece = "n/a" if not np.isfinite(report.ece) else f"{report.ece:.3f}"
+    ax.set_title(f"Reliability of the confidence: ECE = {ece}\n"
+                 f"real = matches a true absorber (any log N), |z_det - z_true| < {report.match_dz:g}",
+                 fontsize=9)
+    # legend below the axes, where it cannot cover points or counts
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    fig.savefig(path, dpi=110)
+
+
 def vet_plots(report: VetReport, outdir: str | os.PathLike) -> list[Path]:
     """Draw the vetting figures as PNG files in ``outdir`` (created if needed).
 
     Files: ``completeness_purity_snr.png``, ``completeness_purity_nhi.png``,
-    ``dz_hist.png``, ``dlogn_hist.png`` (true DLA pairs) and
-    ``completeness_confidence.png``.
+    ``dz_hist.png``, ``dlogn_hist.png`` (true DLA pairs),
+    ``completeness_confidence.png`` and ``reliability.png`` (observed fraction of
+    real detections against the mean confidence per bin, with counts and the ECE).
 
     Returns
     -------
@@ -950,7 +1125,7 @@ def vet_plots(report: VetReport, outdir: str | os.PathLike) -> list[Path]:
     paths = {
         name: out / f"{name}.png"
         for name in ("completeness_purity_snr", "completeness_purity_nhi", "dz_hist", "dlogn_hist",
-                     "completeness_confidence")
+                     "completeness_confidence", "reliability")
     }
     _plot_binned(report.by_snr, "S/N per pixel", "Completeness and purity vs S/N", paths["completeness_purity_snr"])
     _plot_binned(report.by_nhi, "log N_HI [cm^-2] (true; predicted for purity)",
@@ -961,4 +1136,5 @@ def vet_plots(report: VetReport, outdir: str | os.PathLike) -> list[Path]:
     _plot_hist(np.asarray(report.matches["dlogn"])[dla_pairs], "log N_pred - log N_true [dex]", "dlogN",
                paths["dlogn_hist"], (report.dlogn_median, report.dlogn_mad_std))
     _plot_confidence(report, paths["completeness_confidence"])
+    _plot_reliability(report, paths["reliability"])
     return list(paths.values())

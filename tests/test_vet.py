@@ -170,7 +170,8 @@ def test_summary_and_json(report):
 
 def test_plots(report, tmp_path):
     paths = vet.vet_plots(report, tmp_path / "plots")
-    assert len(paths) == 5
+    assert len(paths) == 6
+    assert (tmp_path / "plots" / "reliability.png") in paths
     for p in paths:
         assert p.suffix == ".png" and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -308,3 +309,104 @@ def test_empty_truth_table_vets_to_zero_completeness_denominators():
     ab = absorber_table([{"sightline_id": "1-2-0003", "z_abs": 2.5, "log_nhi": 20.6, "confidence": 0.9}])
     rep = vet(ab, sl, truth)
     assert rep.n_true_dla == 0 and rep.fp_per_sightline == 1.0 and rep.purity == 0.0
+
+
+# --------------------------------------------------------------------------- reliability
+def _synthetic(power: float, n: int = 20000, seed: int = 20240611):
+    """Confidences uniform on [0, 1]; a detection is real with probability conf**power."""
+    rng = np.random.default_rng(seed)
+    conf = rng.uniform(0.0, 1.0, n)
+    return conf, rng.uniform(0.0, 1.0, n) < conf**power
+
+
+def test_reliability_of_calibrated_confidence():
+    conf, real = _synthetic(1.0)
+    table = vet.reliability(conf, real)
+    assert table.colnames == ["conf_lo", "conf_hi", "n", "n_real", "mean_confidence", "fraction_real",
+                              "fraction_real_lo", "fraction_real_hi"]
+    np.testing.assert_allclose(table["conf_lo"], np.arange(10) / 10)
+    np.testing.assert_allclose(table["conf_hi"], np.arange(1, 11) / 10)
+    assert table["n"].sum() == 20000 and table["n_real"].sum() == real.sum()
+    assert np.all((table["conf_lo"] <= table["mean_confidence"]) & (table["mean_confidence"] < table["conf_hi"]))
+    assert np.all(table["fraction_real_lo"] <= table["fraction_real"])
+    assert np.all(table["fraction_real"] <= table["fraction_real_hi"])
+    assert vet.expected_calibration_error(table) < 0.03
+    # 68.3% intervals: about 7 of 10 bins should hold their mean confidence
+    covered = (table["fraction_real_lo"] <= table["mean_confidence"]) & (
+        table["mean_confidence"] <= table["fraction_real_hi"])
+    assert covered.sum() >= 6
+
+
+def test_reliability_of_overconfident_confidence():
+    conf, real = _synthetic(3.0)
+    table = vet.reliability(conf, real)
+    assert vet.expected_calibration_error(table) > 0.1
+    # the observed fraction falls below the diagonal at mid confidence, beyond its interval
+    mid = table[(table["conf_lo"] >= 0.3) & (table["conf_hi"] <= 0.8)]
+    assert np.all(mid["fraction_real_hi"] < mid["mean_confidence"])
+
+
+def test_reliability_interval_is_wilson_68():
+    from astropy.stats import binom_conf_interval
+
+    conf = np.array([0.05, 0.05, 0.05, 0.05, 0.95])
+    real = np.array([True, False, False, False, True])
+    row = vet.reliability(conf, real, n_bins=2)[0]
+    lo, hi = binom_conf_interval(1, 4, confidence_level=0.683, interval="wilson")
+    assert (row["n"], row["n_real"], row["fraction_real"]) == (4, 1, 0.25)
+    assert (row["fraction_real_lo"], row["fraction_real_hi"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert 0.0 < lo < 0.25 < hi < 1.0
+
+
+def test_reliability_empty_bins_edges_and_nan():
+    conf = np.array([0.0, 0.1, 0.3, 0.7, 1.0, np.nan])
+    real = np.array([False, False, True, True, True, True])
+    table = vet.reliability(conf, real)
+    assert list(table["n"]) == [1, 1, 0, 1, 0, 0, 0, 1, 0, 1]  # [lo, hi) bins, 1.0 in the last, NaN left out
+    assert list(table["n_real"]) == [0, 0, 0, 1, 0, 0, 0, 1, 0, 1]
+    empty = table[table["n"] == 0]
+    for col in ("mean_confidence", "fraction_real", "fraction_real_lo", "fraction_real_hi"):
+        assert np.all(np.isnan(empty[col]))
+    assert vet.expected_calibration_error(table) == pytest.approx((0.0 + 0.1 + 0.7 + 0.3 + 0.0) / 5)
+    nothing = vet.reliability(np.array([np.nan]), np.array([True]), n_bins=4)
+    assert len(nothing) == 4 and nothing["n"].sum() == 0
+    assert math.isnan(vet.expected_calibration_error(nothing))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        vet.reliability(np.array([1.5]), np.array([True]))
+    with pytest.raises(ValueError, match="shape"):
+        vet.reliability(np.array([0.5, 0.6]), np.array([True]))
+
+
+def test_vet_reliability(report):
+    rel = report.reliability
+    # 12 non-LYB detections on ok sightlines: 10 matched (real), the 0.97 and 0.3 false positives
+    assert rel["n"].sum() == report.n_detections == 12
+    assert rel["n_real"].sum() == 10
+    top = rel[-1]  # 0.99, 0.97, 0.95, 0.9: three real
+    assert (top["n"], top["n_real"]) == (4, 3)
+    assert top["mean_confidence"] == pytest.approx((0.99 + 0.97 + 0.95 + 0.9) / 4)
+    assert (rel[3]["n"], rel[3]["n_real"]) == (1, 0)  # the 0.3 false positive
+    gaps = [0.3, 0.45, 2 * 0.375, 2 * 0.275, 2 * 0.175, 4 * abs(0.75 - 0.9525)]
+    assert report.ece == pytest.approx(sum(gaps) / 12)
+    d = json.loads(report.to_json())
+    assert d["ece"] == pytest.approx(report.ece)
+    assert len(d["reliability"]) == 10 and d["reliability"][0]["n"] == 0
+    assert d["reliability"][0]["fraction_real"] is None
+    values = dict(zip(report.summary_table()["metric"], report.summary_table()["value"]))
+    assert values["expected calibration error (ece)"] == pytest.approx(report.ece)
+
+
+def test_vet_reliability_counts_finite_confidence_only():
+    a, s, t = _crafted()
+    a["confidence"][1] = np.nan  # a matched detection without a confidence
+    r = vet.vet(a, s, t, reliability_bins=5)
+    assert len(r.reliability) == 5
+    assert r.reliability["n"].sum() == int(np.isfinite(a["confidence"][:12]).sum()) == 11
+    assert r.reliability["n_real"].sum() == 9
+    # a second detection of a true absorber is not real: one-to-one matching
+    extra = catalog.absorber_table([{"sightline_id": IDS[2], "z_abs": Z_TRUE[2] + 0.005, "log_nhi": 20.5,
+                                     "confidence": 0.45}])
+    from astropy.table import vstack
+
+    r2 = vet.vet(vstack([a, extra]), s, t, reliability_bins=5)
+    assert r2.reliability["n"].sum() == 12 and r2.reliability["n_real"].sum() == 9
