@@ -1,14 +1,27 @@
 """BOSS-like noise: sky and read noise rising to the blue, a photon term, masks, sky residuals.
 
-The variance per pixel is ``sigma^2 = s_sky^2 g(lambda) + k F_model``: a sky/read term whose
-shape rises steeply below ~4000 A (the BOSS blue throughput) and a photon term proportional
-to the noiseless flux.  Both are scaled so that the median S/N per pixel at 1420-1480 A rest
-equals the drawn target.  Runs of masked pixels (ivar = 0) and residuals of bright sky lines
-are added.
+The variance per pixel, in flux units, is ``sigma^2 = s^2 (lambda/5000)^-p u(lambda)^2 +
+k F_model u(lambda)``, where ``u = 1/T`` is the inverse of the relative throughput:
+
+    u(lambda) = 1 + blue_rise_scale * A * exp((blue_edge - lambda) / w)
+
+BOSS's throughput (CCD, spectrograph and atmosphere) collapses below ~4000 A, so a fixed
+number of read-noise and sky electrons becomes a larger flux error there (``u^2``), and the
+photon noise of the source itself grows as ``u``.  ``A``, ``w``, ``p`` and the sky/read share
+of the variance are drawn per spectrum, so the blue rise varies from spectrum to spectrum:
+with the defaults, for a flat-spectrum source the noise at 3700 A is on average ~4 times that
+at 4500 A (5-95% range ~2.6-6), as in BOSS.  Both terms are scaled so that the S/N per pixel at
+1450 A rest equals the drawn target.  Runs of masked pixels (ivar = 0) and residuals of bright
+sky lines are added.
+
+``blue_rise_scale`` multiplies the whole throughput collapse; values above 1 give a bluer-noisier
+sky than the training range (for held-out tests), 0 leaves only the ``(lambda/5000)^-p`` slope.
 
 Caveats
 -------
 * The noise is Gaussian and uncorrelated between pixels; real coadds have mild correlations.
+* The throughput curve is a smooth exponential edge, not a measured BOSS curve; the sky
+  continuum's own colour is folded into the ``(lambda/5000)^-p`` slope.
 """
 
 from __future__ import annotations
@@ -31,7 +44,15 @@ class NoiseConfig:
     sky_fraction: tuple[float, float] = (0.4, 0.9)
     """Share of the variance at 1450 A rest that is sky/read noise (the rest is photon noise)."""
     blue_rise_power: tuple[float, float] = (1.0, 2.5)
+    """Range of the power ``p`` of the sky/read slope ``(lambda/5000)^-p``."""
     blue_edge: float = 4000.0
+    """Wavelength (A) below which the throughput collapses: there ``1/T - 1 = blue_rise_scale * A``."""
+    blue_edge_width: tuple[float, float] = (200.0, 300.0)
+    """Range of the e-folding length ``w`` (A) of the blue throughput collapse."""
+    blue_drop_amplitude: tuple[float, float] = (0.5, 1.5)
+    """Range of the per-spectrum amplitude ``A`` of the inverse throughput rise at ``blue_edge``."""
+    blue_rise_scale: float = 1.0
+    """Multiplies ``A`` for every spectrum: 1 for training; larger for a held-out, bluer-noisier sky."""
     mask_runs_per_spectrum: float = 0.7
     mask_run_length: tuple[int, int] = (3, 30)
     sky_residual_sigma: float = 3.0
@@ -44,6 +65,11 @@ def draw_snr(rng: np.random.Generator, n: int, cfg: NoiseConfig = NoiseConfig())
         return np.clip(snr, cfg.snr_min, cfg.snr_max)
     lo, hi = np.log(cfg.snr_min), np.log(cfg.snr_max)
     return np.exp(rng.uniform(lo, hi, n))
+
+
+def blue_inverse_throughput(wave_obs: np.ndarray, amplitude: float, width: float, edge: float) -> np.ndarray:
+    """Inverse relative throughput ``1 + amplitude * exp((edge - wave) / width)`` (1 far to the red)."""
+    return 1.0 + amplitude * np.exp((edge - np.asarray(wave_obs, dtype=float)) / width)
 
 
 def noise_sigma(
@@ -69,14 +95,23 @@ def noise_sigma(
         Target S/N per pixel at the normalisation level.
     norm_wave : float
         Observed wavelength (A) of the normalisation region (1450 A rest).
+    rng : numpy.random.Generator
+        Four draws per call: sky/read share, slope power, blue amplitude and edge width.
+    cfg : NoiseConfig
     """
+    wave_obs = np.asarray(wave_obs, dtype=float)
     sky_frac = rng.uniform(*cfg.sky_fraction)
     power = rng.uniform(*cfg.blue_rise_power)
+    amplitude = cfg.blue_rise_scale * rng.uniform(*cfg.blue_drop_amplitude)
+    width = rng.uniform(*cfg.blue_edge_width)
     var_tot = (norm_level / snr) ** 2
-    shape = (wave_obs / 5000.0) ** (-power) * (1.0 + (cfg.blue_edge / wave_obs) ** 8)
-    shape_ref = np.interp(norm_wave, wave_obs, shape)
+    inv_throughput = blue_inverse_throughput(wave_obs, amplitude, width, cfg.blue_edge)
+    inv_ref = float(blue_inverse_throughput(norm_wave, amplitude, width, cfg.blue_edge))
+    shape = (wave_obs / 5000.0) ** (-power) * inv_throughput**2
+    shape_ref = (norm_wave / 5000.0) ** (-power) * inv_ref**2
     sky_var = var_tot * sky_frac * shape / shape_ref
-    photon_var = var_tot * (1.0 - sky_frac) * np.clip(flux_model, 0.0, None) / norm_level
+    photon_var = (var_tot * (1.0 - sky_frac) * np.clip(flux_model, 0.0, None) / norm_level
+                  * inv_throughput / inv_ref)
     sigma = np.sqrt(sky_var + photon_var)
     for line in SKY_LINES:
         near = np.abs(wave_obs - line) < 3.0

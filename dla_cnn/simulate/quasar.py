@@ -6,9 +6,13 @@ Gaussian broad lines of section 1 of the spec with random equivalent widths, wid
 shifts, times a smooth multiplicative distortion of a few per cent that mimics the
 spectrophotometric calibration errors of BOSS.
 
+Broad absorption lines (BALs, ~10% of BOSS quasars) are a separate multiplicative factor,
+:func:`bal_transmission`, which the caller applies to the continuum.
+
 Caveats
 -------
-* No broad absorption lines (BALs), no associated absorbers, no host-galaxy light.
+* No narrow associated absorbers, no host-galaxy light; BAL caveats are in
+  :func:`bal_transmission`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+C_KMS = 299792.458
+
+# BAL ions: name, rest wavelength (A) of the absorbing transition (oscillator-strength weighted
+# mean of the doublets), tau relative to C IV drawn from bal_ion_tau_scale (C IV: 1).
+BAL_LINES: tuple[tuple[str, float], ...] = (
+    ("CIV", 1549.06),
+    ("SiIV", 1396.75),
+    ("NV", 1240.14),
+    ("Lya", 1215.67),
+)
 
 # name, rest wavelength (A), median rest EW (A), EW scatter (dex), median FWHM (km/s)
 EMISSION_LINES: tuple[tuple[str, float, float, float, float], ...] = (
@@ -46,6 +61,20 @@ class QuasarConfig:
     distortion_sigma: float = 0.04
     """Per-coefficient amplitude of the smooth multiplicative distortion."""
     distortion_order: int = 3
+    bal_fraction: float = 0.10
+    """Probability that a quasar is a BAL quasar (~10% of BOSS quasars).  0 turns BALs off."""
+    bal_n_troughs: tuple[int, int] = (1, 3)
+    """Inclusive range of the number of troughs (shared by all ions)."""
+    bal_velocity_kms: tuple[float, float] = (3000.0, 25000.0)
+    """Range of outflow velocities (blueward of each line) that a trough's centre is drawn from."""
+    bal_width_kms: tuple[float, float] = (2000.0, 10000.0)
+    """Range of full trough widths (between the half-depth points of the edges)."""
+    bal_depth: tuple[float, float] = (0.3, 0.95)
+    """Range of the C IV trough depth ``1 - transmission`` at the trough floor."""
+    bal_edge_kms: tuple[float, float] = (300.0, 1500.0)
+    """Range of the width of each trough edge (a raised-cosine ramp from 0 to full depth)."""
+    bal_ion_tau_scale: tuple[float, float] = (0.5, 1.0)
+    """Optical depth of the Si IV, N V and Ly-alpha troughs relative to C IV, drawn per ion."""
 
 
 def quasar_continuum(
@@ -82,3 +111,82 @@ def quasar_continuum(
     coeffs = rng.normal(0.0, cfg.distortion_sigma, cfg.distortion_order)
     distortion = np.exp(np.polynomial.legendre.legval(x, np.concatenate([[0.0], coeffs])))
     return (cont + lines) * distortion
+
+
+def _smooth_box(v: np.ndarray, v_lo: float, v_hi: float, edge: float) -> np.ndarray:
+    """1 on ``[v_lo + edge/2, v_hi - edge/2]``, 0 outside ``[v_lo - edge/2, v_hi + edge/2]``,
+    raised-cosine ramps (continuous first derivative) in between; exactly 0 outside."""
+    ramp_lo = np.clip((v - (v_lo - edge / 2)) / edge, 0.0, 1.0)
+    ramp_hi = np.clip(((v_hi + edge / 2) - v) / edge, 0.0, 1.0)
+    return np.sin(0.5 * np.pi * ramp_lo) ** 2 * np.sin(0.5 * np.pi * ramp_hi) ** 2
+
+
+def bal_transmission(
+    wave_obs: np.ndarray, z_qso: float, rng: np.random.Generator, cfg: QuasarConfig = QuasarConfig()
+) -> tuple[np.ndarray, bool]:
+    """Broad-absorption-line troughs of a quasar: multiplicative transmission and BAL flag.
+
+    With probability ``cfg.bal_fraction`` the quasar is a BAL quasar.  It then gets
+    ``bal_n_troughs`` troughs, each with an outflow velocity (centre), a full width, a depth and
+    an edge width drawn from the config ranges; the trough lies entirely blueward of its line
+    (its red edge is at positive outflow velocity).  The same velocity structure is imprinted
+    blueward of C IV 1549, Si IV 1397, N V 1240 and Ly-alpha 1216, so the N V and Ly-alpha
+    troughs fall in the Ly-alpha forest and can mimic damped absorbers.  Optical depths add,
+    ``T = exp(-sum tau)``; the C IV trough floor has depth ``bal_depth``, the other ions have
+    ``tau`` scaled by a factor drawn from ``bal_ion_tau_scale``.
+
+    Parameters
+    ----------
+    wave_obs : ndarray
+        Observed wavelengths, Angstrom.
+    z_qso : float
+        Quasar redshift.
+    rng : numpy.random.Generator
+        One uniform draw decides BAL or not (none at all when ``bal_fraction <= 0``, so turning
+        BALs off leaves the random stream untouched); a BAL quasar then draws the number of
+        troughs, four numbers per trough and three ion scales.  The result is deterministic
+        for a given generator state.
+    cfg : QuasarConfig
+
+    Returns
+    -------
+    transmission : ndarray
+        Same shape as ``wave_obs``; in [0, 1], exactly 1 outside the troughs (and everywhere
+        for a non-BAL quasar).
+    is_bal : bool
+
+    Caveats
+    -------
+    * All ions share one velocity profile; real troughs differ in shape between ions
+      (e.g. Si IV often narrower, partial covering makes depths ion dependent).
+    * Doublets are single lines at their weighted mean wavelength (C IV's 500 km/s splitting is
+      small against the trough widths).
+    * No narrow associated absorbers, no low-ionisation BALs (Al III, Mg II, C II), no
+      O VI / Ly-beta troughs, and no emission-line changes that go with BALs.
+    """
+    wave_obs = np.asarray(wave_obs, dtype=float)
+    transmission = np.ones_like(wave_obs)
+    if cfg.bal_fraction <= 0.0 or rng.random() >= cfg.bal_fraction:
+        return transmission, False
+    n = int(rng.integers(cfg.bal_n_troughs[0], cfg.bal_n_troughs[1] + 1))
+    troughs = []
+    for _ in range(n):
+        width = rng.uniform(*cfg.bal_width_kms)
+        edge = rng.uniform(*cfg.bal_edge_kms)
+        # the red edge of the ramp must stay at positive outflow velocity
+        v_min = max(cfg.bal_velocity_kms[0], 0.5 * (width + edge) + 1.0)
+        centre = rng.uniform(v_min, max(v_min, cfg.bal_velocity_kms[1]))
+        depth = rng.uniform(*cfg.bal_depth)
+        troughs.append((centre - 0.5 * width, centre + 0.5 * width, edge, -np.log1p(-depth)))
+    scales = [1.0] + list(rng.uniform(*cfg.bal_ion_tau_scale, len(BAL_LINES) - 1))
+    rest = wave_obs / (1.0 + z_qso)
+    tau = np.zeros_like(wave_obs)
+    for (_name, lam0), scale in zip(BAL_LINES, scales):
+        ratio2 = (rest / lam0) ** 2
+        v = C_KMS * (1.0 - ratio2) / (1.0 + ratio2)  # relativistic outflow velocity, > 0 blueward
+        near = v > 0.0
+        if not near.any():
+            continue
+        for v_lo, v_hi, edge, tau0 in troughs:
+            tau[near] += scale * tau0 * _smooth_box(v[near], v_lo, v_hi, edge)
+    return np.exp(-tau), True
