@@ -116,6 +116,8 @@ def simulate(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     dla_rate: float = typer.Option(0.0, "--dla-rate", help="Injected DLAs per unit redshift of searched path (0: DLA-free)."),
     snr: str = typer.Option("boss", "--snr", help="S/N distribution: 'boss' (peaked near 4) or 'loguniform' (1-30)."),
+    sky: str = typer.Option("fixed", "--sky", help="Simulator settings: 'fixed' (defaults), 'train' (randomised per "
+                            "sightline) or 'heldout' (outside the training ranges, for accuracy measurements)."),
 ) -> None:
     """Write N simulated BOSS sightlines (spec-PLATE-MJD-FIBER.fits) plus a truth table."""
     from dla_cnn.simulate.export import simulate_to_directory
@@ -123,7 +125,7 @@ def simulate(
     try:
         with _progress() as prog:
             task = prog.add_task("simulate", total=n, rate="")
-            res = simulate_to_directory(out_dir, n, seed=seed, dla_rate=dla_rate, snr_distribution=snr,
+            res = simulate_to_directory(out_dir, n, seed=seed, dla_rate=dla_rate, snr_distribution=snr, sky=sky,
                                         progress=lambda k: prog.update(task, completed=k))
         out.print(f"wrote {n} spectra to {out_dir} and {res['n_truth']} absorbers (log N_HI >= 19.0) to {res['truth']}")
     except DlaCnnError as err:

@@ -128,3 +128,28 @@ def test_mean_free_path_on_simulated_skewers_matches_worseck(z_em):
     worseck = 37.0 * ((1 + z_em) / 5.0) ** -5.4
     assert mfp_skewers == pytest.approx(worseck, rel=0.3)
     assert mean_free_path(z_em, cfg) == pytest.approx(mfp_skewers, rel=0.15)
+
+
+def test_randomised_skies_stay_in_their_ranges_and_heldout_lies_outside_training():
+    from dataclasses import fields
+
+    from dla_cnn.simulate.sky import SKIES, draw_sky
+
+    base = SimulatorConfig()
+    train, held = SKIES["train"], SKIES["heldout"]
+    rng = np.random.default_rng(0)
+    cfgs = [draw_sky(rng, base, train) for _ in range(200)]
+    dens = np.array([c.forest.tau_eff_norm / base.forest.tau_eff_norm for c in cfgs])
+    lls = np.array([c.forest.lls_incidence_z3 / base.forest.lls_incidence_z3 for c in cfgs])
+    assert 0.8 <= dens.min() and dens.max() <= 1.2 and dens.std() > 0.05
+    assert 0.5 <= lls.min() and lls.max() <= 2.0
+    assert len({c.lsf_sigma_pix for c in cfgs}) == 200
+    # every held-out range touches the training range at most at one edge
+    for f in fields(train):
+        (a, b), (c, d) = getattr(train, f.name), getattr(held, f.name)
+        assert c >= b or d <= a, f.name
+    assert draw_sky(rng, base, None) is base
+    # a held-out sky still makes a valid spectrum
+    sl, _ = simulate_sightline(np.random.default_rng(1), cfg=draw_sky(np.random.default_rng(2), base, held),
+                               z_qso=3.0, dla_rate=1.0)
+    assert sl.validate() is sl

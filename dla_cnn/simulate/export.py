@@ -42,6 +42,7 @@ def simulate_to_directory(
     dla_rate: float = 0.0,
     snr_distribution: str = "boss",
     cfg: SimulatorConfig | None = None,
+    sky: str = "fixed",
     progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Simulate ``n`` sightlines into ``out_dir``.
@@ -58,6 +59,10 @@ def simulate_to_directory(
         DLAs per unit redshift of searched path (0: DLA-free hosts).
     snr_distribution : str
         ``boss`` or ``loguniform``.
+    sky : str
+        A preset of :data:`dla_cnn.simulate.sky.SKIES`: ``fixed`` (default), ``train``
+        (per-sightline randomised settings) or ``heldout`` (settings outside the training
+        ranges, for accuracy measurements).
 
     Returns
     -------
@@ -65,6 +70,9 @@ def simulate_to_directory(
     """
     from dla_cnn.io import write_boss_spec
 
+    from dla_cnn.simulate.sky import draw_sky, sky_variation
+
+    variation = sky_variation(sky)
     cfg = cfg or SimulatorConfig()
     cfg = replace(cfg, noise=replace(cfg.noise, snr_distribution=snr_distribution))
     if snr_distribution not in ("boss", "loguniform"):
@@ -75,7 +83,9 @@ def simulate_to_directory(
     out_dir.mkdir(parents=True, exist_ok=True)
     files, truth = [], []
     for i in range(n):
-        sl, t = simulate_sightline(np.random.default_rng([seed, i]), index=i, seed=seed, cfg=cfg, dla_rate=dla_rate)
+        rng = np.random.default_rng([seed, i])
+        cfg_i = draw_sky(rng, cfg, variation)
+        sl, t = simulate_sightline(rng, index=i, seed=seed, cfg=cfg_i, dla_rate=dla_rate)
         path = out_dir / f"spec-{sl.plate:04d}-{sl.mjd}-{sl.fiber:04d}.fits"
         write_boss_spec(sl, path)
         files.append(path)
@@ -84,6 +94,7 @@ def simulate_to_directory(
             progress(i + 1)
     tpath = out_dir / TRUTH_NAME
     tab = truth_table(truth)
-    tab.meta.update({"seed": seed, "dla_rate": dla_rate, "n_sightlines": n, "snr_distribution": snr_distribution})
+    tab.meta.update({"seed": seed, "dla_rate": dla_rate, "n_sightlines": n, "snr_distribution": snr_distribution,
+                     "sky": sky})
     tab.write(tpath, format="ascii.ecsv", overwrite=True)
     return {"files": files, "truth": tpath, "n_truth": len(truth)}

@@ -58,6 +58,8 @@ class QuasarConfig:
     break_rest: tuple[float, float] = (1000.0, 1200.0)
     line_shift_sigma_kms: float = 500.0
     fwhm_scatter_dex: float = 0.12
+    line_ew_scale: float = 1.0
+    """Multiplies every emission line's equivalent width (sky variation, held-out skies)."""
     distortion_sigma: float = 0.04
     """Per-coefficient amplitude of the smooth multiplicative distortion."""
     distortion_order: int = 3
@@ -104,7 +106,7 @@ def quasar_continuum(
         sigma = centre * fwhm * 10.0 ** rng.normal(0.0, cfg.fwhm_scatter_dex) / 299792.458 / 2.3548
         if abs(rest[0] - centre) > 8 * sigma + (rest[-1] - rest[0]) and not (rest[0] <= centre <= rest[-1]):
             continue
-        amp = ew * 10.0 ** rng.normal(0.0, ew_dex) / (np.sqrt(2 * np.pi) * sigma)
+        amp = cfg.line_ew_scale * ew * 10.0 ** rng.normal(0.0, ew_dex) / (np.sqrt(2 * np.pi) * sigma)
         c_at = (centre / 1450.0) ** alpha if centre >= lam_b else (lam_b / 1450.0) ** alpha * (centre / lam_b) ** alpha_blue
         lines += amp * c_at * np.exp(-0.5 * ((rest - centre) / sigma) ** 2)
     x = np.linspace(-1.0, 1.0, rest.size)

@@ -25,7 +25,7 @@ from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.forest import ForestConfig, draw_forest, draw_thick_absorbers, forest_tau, lyman_continuum_tau
 from dla_cnn.simulate.noise import NoiseConfig, draw_snr, mask_runs, noise_sigma
-from dla_cnn.simulate.quasar import QuasarConfig, quasar_continuum
+from dla_cnn.simulate.quasar import QuasarConfig, bal_transmission, quasar_continuum
 
 SURVEY_RANGES = {"boss": (3600.0, 10400.0), "sdss": (3800.0, 9200.0)}
 
@@ -86,6 +86,8 @@ class SimulatedHost:
     snr: float
     lsf_sigma_pix: float
     cfg: SimulatorConfig
+    is_bal: bool = False
+    """The quasar carries broad absorption troughs (part of ``continuum``)."""
 
     @property
     def wave(self) -> np.ndarray:
@@ -155,6 +157,8 @@ def simulate_host(
     wave = 10.0 ** ((start_index + np.arange(npix)) * grid.DLOGLAM)
     loglam_f = fine_grid(start_index, npix, cfg.oversample)
     continuum = quasar_continuum(wave, z_qso, rng, cfg.quasar)
+    bal, is_bal = bal_transmission(wave, z_qso, rng, cfg.quasar)
+    continuum = continuum * bal
     z_lo = max(wave[0] / grid.LYA_REST - 1.0, 0.0)
     fz, fn, fb = draw_forest(rng, z_lo, z_qso, cfg.forest)
     tau = forest_tau(loglam_f, fz, fn, fb, cfg.forest.n_series)
@@ -170,7 +174,7 @@ def simulate_host(
             absorbers = np.column_stack([tz, tn, tb])
     snr_v = float(draw_snr(rng, 1, cfg.noise)[0]) if snr is None else float(snr)
     lsf = float(rng.uniform(*cfg.lsf_sigma_pix))
-    return SimulatedHost(z_qso, int(start_index), int(npix), continuum, tau, absorbers, snr_v, lsf, cfg)
+    return SimulatedHost(z_qso, int(start_index), int(npix), continuum, tau, absorbers, snr_v, lsf, cfg, bool(is_bal))
 
 
 def boss_ids(index: int, seed: int) -> tuple[int, int, int]:
@@ -225,7 +229,8 @@ def simulate_sightline(
         sightline_id=sid, z_qso=zq, start_index=host.start_index, flux=flux, ivar=ivar, mask=mask,
         ra=float(rng.uniform(0, 360)), dec=float(np.degrees(np.arcsin(rng.uniform(-0.3, 1.0)))),
         plate=plate, mjd=mjd, fiber=fiber,
-        provenance={"source": "simulator", "seed": seed, "index": index, "snr_target": host.snr},
+        provenance={"source": "simulator", "seed": seed, "index": index, "snr_target": host.snr,
+                    "bal": host.is_bal},
     )
     truth = []
     for kind, arr in (("natural", host.absorbers), ("dla", dlas)):
