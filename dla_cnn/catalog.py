@@ -172,6 +172,7 @@ _META_KEYWORDS = {
     "dlacnn_version": "DLACNN_V",
     "model_name": "MODEL",
     "model_sha256": "MODELSHA",
+    "stage2_sha256": "STG2SHA",
     "created": "DATE",
     "command": "COMMAND",
 }
@@ -179,6 +180,7 @@ _META_COMMENTS = {
     "DLACNN_V": "dla-cnn version that wrote the catalog",
     "MODEL": "model name",
     "MODELSHA": "sha256 of the model file",
+    "STG2SHA": "sha256 of the absorber-level model file",
     "DATE": "UTC creation time",
     "COMMAND": "command line",
 }

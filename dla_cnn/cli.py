@@ -204,7 +204,94 @@ def calibrate(
                                                      for k, v in summary.items()))
 
 
+# --------------------------------------------------------------------------- two-stage finder
+@app.command("build-crops")
+def build_crops(
+    out_path: Path = typer.Option(Path("training_sets/crops_train.npz"), "--out", help="Output crop set (.npz)."),
+    n_sightlines: int = typer.Option(16000, "--n-sightlines", "-n", help="Simulated sightlines."),
+    seed: int = typer.Option(100, "--seed", help="Random seed (same seed, same crops)."),
+    sky: str = typer.Option("train", "--sky", help="Sky preset: train (randomised per sightline), fixed or heldout."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Per-pixel model proposing candidates (default: packaged)."),
+    workers: int = typer.Option(2, "--workers", "-j", help="Simulation processes."),
+) -> None:
+    """Simulate sightlines, run the per-pixel model and cut labelled candidate crops for the absorber stage."""
+    import time
+
+    from dla_cnn.absorber.data import CropSetConfig, build_crop_set
+    from dla_cnn.assets import default_model_path
+    from dla_cnn.model import load_model
+
+    try:
+        stage1, _ = load_model(model or default_model_path())
+        cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, sky=sky)
+        t0 = time.perf_counter()
+        with _progress() as prog:
+            task = prog.add_task("build-crops", total=n_sightlines, rate="")
+            path = build_crop_set(cfg, stage1, out_path, workers=workers, progress=lambda k: prog.update(
+                task, completed=k, rate=f"{k / max(time.perf_counter() - t0, 1e-9):.0f} sightlines/s"))
+        out.print(f"wrote {path} ({n_sightlines} sightlines, {path.stat().st_size / 1e6:.0f} MB)")
+    except DlaCnnError as err:
+        _fail(err)
+
+
+@app.command("train-absorber")
+def train_absorber(
+    train_crops: Path = typer.Argument(..., help="Crop set to train on (build-crops)."),
+    val_crops: Path = typer.Argument(..., help="Crop set for validation (another seed)."),
+    out_path: Path = typer.Option(..., "--out", help="Output two-stage finder (.keras); NAME_absorber.keras beside it."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Per-pixel model of the first stage (default: packaged)."),
+    epochs: int = typer.Option(6, "--epochs", help="Epochs (a rerun with the same --out resumes)."),
+    batch_size: int = typer.Option(128, "--batch-size", help="Crops per batch."),
+    lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (cosine decay)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    calibration_sightlines: int = typer.Option(3000, "--calibration-sightlines",
+                                               help="Simulated sightlines (seed 7000+) for the confidence and error calibration."),
+    min_confidence: float = typer.Option(0.5, "--min-confidence", help="Default catalog threshold stored in the card."),
+) -> None:
+    """Train the absorber-level model, calibrate it on fresh simulated skies and write the two-stage finder."""
+    import keras
+
+    from dla_cnn.absorber.calibrate import fit_stage_calibration, run_on_simulated
+    from dla_cnn.absorber.data import CropSetConfig
+    from dla_cnn.absorber.load import save_two_stage
+    from dla_cnn.absorber.stage import AbsorberStage, StageConfig
+    from dla_cnn.absorber.train import AbsorberTrainConfig, train_absorber_model
+    from dla_cnn.assets import default_model_path
+    from dla_cnn.model import load_model
+
+    try:
+        stage1_path = model or default_model_path()
+        stage1, _ = load_model(stage1_path)
+        console.print(f"backend {keras.backend.backend()}", highlight=False)
+        res = train_absorber_model(train_crops, val_crops, out_path.with_name(out_path.stem + "_run.keras"),
+                                   AbsorberTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+                                   verbose=1 if console.is_terminal else 2)
+        stage_cfg = StageConfig(min_confidence=min_confidence)
+        rows = run_on_simulated(AbsorberStage(res["model"], cfg=stage_cfg), stage1,
+                                CropSetConfig(n_sightlines=calibration_sightlines, seed=7000 + seed))
+        cal, summary = fit_stage_calibration(rows)
+        info = {"training": {"train_crops": str(train_crops), "val_crops": str(val_crops), "epochs": epochs,
+                             "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
+                             "seconds": round(res["seconds"], 1), "backend": keras.backend.backend(),
+                             "command": _command_line()},
+                "calibration_summary": summary}
+        path = save_two_stage(stage1_path, out_path, res["model"], cal, stage_cfg, info)
+    except DlaCnnError as err:
+        _fail(err)
+    out.print(f"wrote {path} (two-stage finder): calibration on {summary['n_candidates']} candidates, "
+              f"z error scale {cal.z_err_scale:.2f}, log N error scale {cal.nhi_err_scale:.2f}")
+
+
 # --------------------------------------------------------------------------- scan
+def _detect_config(min_confidence: Optional[float], single_stage: bool):
+    from dla_cnn.exceptions import ConfigError
+    from dla_cnn.scan.detect import DetectConfig
+
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise ConfigError(f"--min-confidence must be within 0..1 (got {min_confidence})")
+    return DetectConfig(min_confidence=min_confidence, two_stage=not single_stage)
+
+
 def _print_absorbers(results) -> None:
     from rich.table import Table as RichTable
 
@@ -231,13 +318,17 @@ def scan(
     out_path: Optional[Path] = typer.Option(None, "--out", help="Write the catalog here (FITS; .ecsv for ECSV)."),
     plot_dir: Optional[Path] = typer.Option(None, "--plot", help="Write one PNG per sightline into this directory."),
     quasar_catalog: Optional[Path] = typer.Option(None, "--quasar-catalog", help="Quasar catalog supplying z_qso."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence",
+                                                   help="Report absorbers at or above this confidence (default: the model's, 0.5 for "
+                                                        "the packaged finder; 0 keeps every candidate)."),
+    single_stage: bool = typer.Option(False, "--single-stage", help="Skip the absorber-level stage (per-pixel votes decide)."),
 ) -> None:
     """Find absorbers in one or many spectra and print (and optionally write) the catalog."""
     from dla_cnn.io import iter_spectra
     from dla_cnn.scan.pipeline import Scanner
 
     try:
-        scanner = Scanner(model)
+        scanner = Scanner(model, _detect_config(min_confidence, single_stage))
         results = list(scanner.scan(iter_spectra(paths, z_qso=z_qso, quasar_catalog=quasar_catalog),
                                     keep_curves=plot_dir is not None))
     except DlaCnnError as err:
@@ -283,6 +374,10 @@ def catalog(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address."),
     shard_size: int = typer.Option(256, "--shard-size", help="Sightlines per checkpoint."),
     batch_size: int = typer.Option(128, "--batch-size", help="Sightlines per inference batch."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence",
+                                                   help="Report absorbers at or above this confidence (default: the model's, 0.5 for "
+                                                        "the packaged finder; 0 keeps every candidate)."),
+    single_stage: bool = typer.Option(False, "--single-stage", help="Skip the absorber-level stage (per-pixel votes decide)."),
 ) -> None:
     """Build a DLA catalog over many sightlines (resumable; local cores or Dask)."""
     import time
@@ -299,7 +394,8 @@ def catalog(
                 prog.update(task, completed=done, total=total, rate=f"{rate:.0f} sightlines/s")
 
             res = build_catalog(source, out_path, model, spectra_dir, workers, resume, scheduler, shard_size,
-                                batch_size, progress=step, command=_command_line(),
+                                batch_size, detect=_detect_config(min_confidence, single_stage), progress=step,
+                                command=_command_line(),
                                 fmt="ecsv" if str(out_path).endswith(".ecsv") else "fits")
     except DlaCnnError as err:
         _fail(err)

@@ -51,6 +51,11 @@ class DetectConfig:
     centroid_halfwidth: int = 6
     lyb_tolerance_aa: float = 15.0
     lyb_min_dex: float = 0.3
+    two_stage: bool = True
+    """Use the model's absorber-level stage when its card has one (False: per-pixel votes decide)."""
+    min_confidence: float | None = None
+    """Absorbers below this confidence are not reported; None: the model's default (its card's
+    ``stage2.min_confidence``, 0 for a one-stage model)."""
 
 
 @dataclass
@@ -101,6 +106,8 @@ class Detection:
     raw_log_nhi: float
     raw_z_err: float
     raw_nhi_err: float
+    p_real: float = float("nan")
+    """Uncalibrated real-absorber probability of the absorber-level stage (NaN: one-stage scan)."""
 
 
 def vote_histogram(prob: np.ndarray, offset: np.ndarray, p_vote: float, valid: np.ndarray | None = None):
@@ -129,6 +136,16 @@ def vote_histogram(prob: np.ndarray, offset: np.ndarray, p_vote: float, valid: n
     np.add.at(hist, lo + 1, w * (1 - frac))
     np.add.at(hist, lo + 2, w * frac)
     return hist[1:-1], target, voter
+
+
+def vote_mass_curve(prob: np.ndarray, offset: np.ndarray, cfg: DetectConfig = DetectConfig(),
+                    valid: np.ndarray | None = None) -> np.ndarray:
+    """Vote mass within +-``cfg.peak_window`` px of every pixel, in units of a perfect absorber.
+
+    This is the curve whose peaks :func:`detect_absorbers` thresholds at ``cfg.min_votes``.
+    """
+    hist, _, _ = vote_histogram(prob, offset, cfg.p_vote, valid)
+    return np.convolve(hist, np.ones(2 * cfg.peak_window + 1), mode="same") / N_VOTERS_PERFECT
 
 
 def detect_absorbers(
@@ -206,11 +223,11 @@ def detect_absorbers(
             lambda_obs=float(lam), vote_mass=float(mass[c]), raw_log_nhi=raw_n,
             raw_z_err=float(raw_z_px * dz_dpx), raw_nhi_err=raw_n_err,
         ))
-    _mark_lyb(dets, cfg)
+    mark_lyb(dets, cfg)
     return dets
 
 
-def _mark_lyb(dets: list[Detection], cfg: DetectConfig) -> None:
+def mark_lyb(dets: list[Detection], cfg: DetectConfig = DetectConfig()) -> None:
     """Type as LYB any detection sitting at the Ly-beta of a clearly stronger one."""
     for d in dets:
         for s in dets:

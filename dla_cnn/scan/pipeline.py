@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dla_cnn.absorber.crops import extended_view
 from dla_cnn.exceptions import SightlineError
 from dla_cnn.scan.detect import Calibration, DetectConfig, Detection, detect_absorbers, vote_histogram
 from dla_cnn.sightline import Sightline
@@ -38,6 +39,8 @@ class Prepared:
     valid: np.ndarray | None = None
     z_range: tuple[float, float] = (np.nan, np.nan)
     sightline: Sightline | None = None
+    view: object | None = None
+    """:class:`~dla_cnn.absorber.crops.ExtendedView` for the absorber-level stage."""
 
 
 @dataclass
@@ -104,11 +107,13 @@ def prepare(item: Sightline | SightlineError, keep_sightline: bool = False) -> P
         row["z_min"], row["z_max"] = z_min, z_max
         sl.check_searchable()
         win = sl.window()
+        view = extended_view(sl)
     except SightlineError as err:
         row["status"], row["message"] = err.status, err.problem
         row["n_dla"] = row["n_subdla"] = -1
         return Prepared(row, sightline=sl if keep_sightline else None)
-    return Prepared(row, win.channels(), win.start_index, win.valid, (z_min, z_max), sl if keep_sightline else None)
+    return Prepared(row, win.channels(), win.start_index, win.valid, (z_min, z_max), sl if keep_sightline else None,
+                    view)
 
 
 class Scanner:
@@ -119,19 +124,25 @@ class Scanner:
     model_path : path, optional
         ``.keras`` file with its model card; the packaged pretrained model by default.
     detect : DetectConfig
+        One-stage detection thresholds, ``two_stage`` (use the model's absorber-level stage
+        when it has one) and ``min_confidence`` for both kinds of model.
     batch_size : int
         Sightlines per inference batch.
     """
 
     def __init__(self, model_path: str | Path | None = None, detect: DetectConfig = DetectConfig(), batch_size: int = 128):
+        from dla_cnn.absorber.load import load_stage
         from dla_cnn.assets import default_model_path
         from dla_cnn.model import load_model
 
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.model, self.card = load_model(self.model_path)
         self.calibration = Calibration.from_dict(self.card.get("calibration"))
+        self.stage = load_stage(self.model_path, self.card) if detect.two_stage else None
         self.detect = detect
         self.batch_size = batch_size
+        default = self.stage.cfg.min_confidence if self.stage else 0.0
+        self.min_confidence = float(default if detect.min_confidence is None else detect.min_confidence)
 
     @property
     def model_name(self) -> str:
@@ -154,10 +165,15 @@ class Scanner:
         if not todo:
             return results
         pred = self.predict(np.stack([prepared[i].inputs for i in todo]))
+        if self.stage is not None:
+            found = self._two_stage(prepared, todo, pred)
+        else:
+            found = [detect_absorbers(pred["prob"][k], pred["offset"][k], pred["log_nhi"][k], prepared[i].start_index,
+                                      prepared[i].z_range, prepared[i].valid, self.detect, self.calibration)
+                     for k, i in enumerate(todo)]
         for k, i in enumerate(todo):
             p = prepared[i]
-            dets = detect_absorbers(pred["prob"][k], pred["offset"][k], pred["log_nhi"][k], p.start_index,
-                                    p.z_range, p.valid, self.detect, self.calibration)
+            dets = [d for d in found[k] if d.confidence >= self.min_confidence]
             res = results[i]
             res.detections = dets
             res.row["n_dla"] = sum(d.type == "DLA" for d in dets)
@@ -170,6 +186,16 @@ class Scanner:
                 res.votes = np.convolve(hist, np.ones(2 * self.detect.peak_window + 1), "same") / 121.0
                 res.votes = gaussian_filter1d(res.votes, 1.0)
         return results
+
+    def _two_stage(self, prepared: list[Prepared], todo: list[int], pred: dict) -> list[list[Detection]]:
+        """Proposals of the per-pixel network, measured and decided by the absorber-level stage."""
+        views, curves, props, ranges = [], [], [], []
+        for k, i in enumerate(todo):
+            p = prepared[i]
+            c, cur = self.stage.propose(pred["prob"][k], pred["offset"][k], pred["log_nhi"][k], p.start_index,
+                                        p.z_range, p.valid)
+            views.append(p.view), curves.append(cur), props.append(c), ranges.append(p.z_range)
+        return self.stage.measure(views, curves, props, ranges)
 
     def scan(self, items: Iterable[Sightline | SightlineError], keep_curves: bool = False) -> Iterator[SightlineResult]:
         """Scan sightlines (or the errors of those that could not be read), batch by batch."""
@@ -185,6 +211,13 @@ class Scanner:
     def catalog_meta(self, command: str = "") -> dict:
         """Provenance for catalog headers, in the form :func:`dla_cnn.catalog.write_catalog` takes."""
         d = self.detect
+        if self.stage is not None:
+            p = self.stage.cfg.proposal
+            thresholds = {"finder": "two-stage", "min_confidence": self.min_confidence, "proposal_p_vote": p.p_vote,
+                          "proposal_min_votes": p.min_votes, "merge_px": self.stage.cfg.merge_px,
+                          "dla_min_log_nhi": 20.3}
+        else:
+            thresholds = {"finder": "one-stage", "min_confidence": self.min_confidence, "p_vote": d.p_vote,
+                          "min_votes": d.min_votes, "min_separation": d.min_separation, "dla_min_log_nhi": 20.3}
         return {"model_name": self.model_name, "model_sha256": self.model_sha256, "command": command,
-                "thresholds": {"p_vote": d.p_vote, "min_votes": d.min_votes, "min_separation": d.min_separation,
-                               "dla_min_log_nhi": 20.3}}
+                "stage2_sha256": self.stage.sha256 if self.stage is not None else None, "thresholds": thresholds}

@@ -1,0 +1,113 @@
+"""The absorber-level stage of a packaged or user model, as its model card describes it.
+
+A two-stage finder is one model card (``NAME.card.json`` beside the per-pixel network
+``NAME.keras``) with a ``stage2`` section::
+
+    "stage2": {"file": "NAME_absorber.keras", "sha256": "...", "config": {...},
+               "stage_config": {"min_confidence": 0.5, "merge_px": 15.0, "refine": true},
+               "calibration": {...}, "training": {...}}
+
+The absorber-level model file sits beside the per-pixel one; a missing file or a sha256
+that differs from the card is an :class:`~dla_cnn.exceptions.AssetError`, never a silent
+fall-back to one stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, StageConfig
+from dla_cnn.exceptions import AssetError, describe
+
+
+def stage_config_from_dict(d: dict | None) -> StageConfig:
+    """A :class:`StageConfig` from a card's ``stage_config`` (unknown keys ignored)."""
+    known = {f.name for f in fields(StageConfig)} - {"proposal"}
+    return StageConfig(**{k: v for k, v in (d or {}).items() if k in known})
+
+
+def load_stage(model_path: str | Path, card: dict) -> AbsorberStage | None:
+    """The :class:`AbsorberStage` a card names, or None for a one-stage model."""
+    section = card.get("stage2")
+    if not section:
+        return None
+    import keras
+
+    from dla_cnn.assets import sha256_of
+
+    import dla_cnn.absorber.model  # noqa: F401 - registers the loss a checkpoint may name
+
+    path = Path(model_path).parent / str(section.get("file", ""))
+    if not path.is_file():
+        raise AssetError(f"{path}: absorber-level model named by the card of {Path(model_path).name} not found")
+    sha = sha256_of(path)
+    if sha != section.get("sha256"):
+        raise AssetError(f"{path}: sha256 differs from the stage2 section of its model card")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # keras raises many types for a bad zip or config
+        raise AssetError(f"{path}: cannot load the absorber-level model ({describe(err)})") from None
+    stage = AbsorberStage(model, StageCalibration.from_dict(section.get("calibration")),
+                          stage_config_from_dict(section.get("stage_config")))
+    stage.sha256 = sha
+    return stage
+
+
+def save_two_stage(stage1_path: str | Path, out_path: str | Path, absorber_model, calibration: StageCalibration,
+                   stage_cfg: StageConfig, info: dict | None = None, model_cfg=None) -> Path:
+    """Write a two-stage finder: the per-pixel model copied to ``out_path``, the absorber-level
+    model beside it (``NAME_absorber.keras``) and one card describing both.
+
+    Parameters
+    ----------
+    stage1_path : path
+        A loadable per-pixel model (its card is the base of the new card).
+    out_path : path
+        ``NAME.keras`` of the two-stage finder (may equal ``stage1_path``: the card is then
+        updated in place).
+    absorber_model : keras.Model
+    calibration : StageCalibration
+    stage_cfg : StageConfig
+    info : dict, optional
+        Training and held-out figures kept in the card's ``stage2`` section.
+    model_cfg : AbsorberConfig, optional
+        Architecture of ``absorber_model`` (default config if not given).
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+    """
+    import os
+    import shutil
+    from dataclasses import asdict
+
+    from dla_cnn.absorber.model import AbsorberConfig
+    from dla_cnn.assets import sha256_of
+    from dla_cnn.model.card import inference_copy, read_card, write_card
+
+    stage1_path, out_path = Path(stage1_path), Path(out_path)
+    card = read_card(stage1_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if stage1_path.resolve() != out_path.resolve():
+        tmp = out_path.with_name(f".{out_path.name}.tmp")
+        shutil.copyfile(stage1_path, tmp)
+        os.replace(tmp, out_path)
+    stem = out_path.name[:-len(".keras")] if out_path.name.endswith(".keras") else out_path.stem
+    abs_path = out_path.with_name(f"{stem}_absorber.keras")
+    tmp = abs_path.with_name(f".{stem}_absorber.tmp.keras")
+    to_save = inference_copy(absorber_model) if getattr(absorber_model, "optimizer", None) is not None else absorber_model
+    to_save.save(tmp)
+    os.replace(tmp, abs_path)
+    cfg_dict = asdict(stage_cfg)
+    cfg_dict.pop("proposal", None)
+    card["stage2"] = {
+        "file": abs_path.name, "sha256": sha256_of(abs_path),
+        "config": (model_cfg or AbsorberConfig()).to_dict(),
+        "stage_config": cfg_dict, "proposal": asdict(stage_cfg.proposal), "calibration": calibration.to_dict(),
+        **(info or {}),
+    }
+    card["name"] = stem
+    write_card(out_path, card)
+    return out_path

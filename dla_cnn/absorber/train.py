@@ -1,0 +1,115 @@
+"""Training the absorber-level model on crop sets (``.npz`` from :mod:`.data`).
+
+Crops are small (~6 kB each as float16), so a set of ~10^5 candidates sits in memory and
+the model trains on a 2-core CPU in minutes per epoch (JAX backend recommended there), or
+on a GPU when one is visible.  Every epoch writes a checkpoint and a CSV log line; a run
+started again with the same output resumes from its last completed epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from dla_cnn.absorber.model import INPUT_NAMES, AbsorberConfig, AbsorberLoss, build_absorber_model
+
+
+def load_crop_set(path: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """Inputs (lya, lyb, ll, scalars) and labels (k, 4) of a crop set."""
+    with np.load(path) as f:
+        return [f[name] for name in INPUT_NAMES], f["labels"].astype(np.float32)
+
+
+class CropBatches(keras.utils.PyDataset):
+    """Shuffled batches of an in-memory crop set (float16 crops become float32 per batch)."""
+
+    def __init__(self, inputs: list[np.ndarray], labels: np.ndarray, batch_size: int = 128, seed: int = 0,
+                 shuffle: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.inputs, self.labels = inputs, labels
+        self.batch_size, self.seed, self.shuffle = int(batch_size), int(seed), shuffle
+        self.epoch = 0
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        n = len(self.labels)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle else np.arange(n)
+
+    def __len__(self) -> int:
+        return max(1, len(self.labels) // self.batch_size) if self.shuffle else -(-len(self.labels) // self.batch_size)
+
+    def __getitem__(self, i: int):
+        idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])
+        return tuple(x[idx].astype(np.float32) for x in self.inputs), self.labels[idx]
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._order()
+
+
+@dataclass(frozen=True)
+class AbsorberTrainConfig:
+    """Optimisation settings of the absorber-level model."""
+
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+
+
+def _completed_epochs(log: Path) -> int:
+    if not log.exists():
+        return 0
+    with open(log) as fh:
+        return sum(1 for _ in csv.DictReader(fh))
+
+
+def train_absorber_model(train_set: str | Path, val_set: str | Path, out: str | Path,
+                         cfg: AbsorberTrainConfig = AbsorberTrainConfig(),
+                         model_cfg: AbsorberConfig = AbsorberConfig(), verbose: int = 2) -> dict:
+    """Train (or resume) the absorber-level model; returns a summary dict.
+
+    Files written beside ``out`` (``NAME.keras``): ``NAME.ckpt.weights.h5`` after every
+    epoch, ``NAME.log.csv`` with the losses; the best epoch's weights (validation loss) end
+    up in ``out``.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stem = out.name[:-len(".keras")] if out.name.endswith(".keras") else out.stem
+    ckpt, best, log = (out.with_name(f"{stem}.ckpt.weights.h5"), out.with_name(f"{stem}.best.weights.h5"),
+                       out.with_name(f"{stem}.log.csv"))
+    keras.utils.set_random_seed(cfg.seed)
+    x_tr, y_tr = load_crop_set(train_set)
+    x_va, y_va = load_crop_set(val_set)
+    model = build_absorber_model(model_cfg)
+    steps = len(y_tr) // cfg.batch_size
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=max(1, cfg.epochs * steps), alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=AbsorberLoss())
+    start = _completed_epochs(log)
+    if start and ckpt.exists():
+        model.fit(CropBatches([x[:cfg.batch_size] for x in x_tr], y_tr[:cfg.batch_size], cfg.batch_size), epochs=1,
+                  verbose=0)  # build the optimizer, then restore
+        model.load_weights(ckpt)
+        model.optimizer.iterations.assign(start * steps)
+    t0 = time.time()
+    if start < cfg.epochs:
+        train_data = CropBatches(x_tr, y_tr, cfg.batch_size, cfg.seed)
+        train_data.epoch = start
+        train_data.order = train_data._order()
+        model.fit(
+            train_data, validation_data=CropBatches(x_va, y_va, 512, shuffle=False), initial_epoch=start,
+            epochs=cfg.epochs, verbose=verbose,
+            callbacks=[keras.callbacks.ModelCheckpoint(str(ckpt), save_weights_only=True),
+                       keras.callbacks.ModelCheckpoint(str(best), save_weights_only=True, save_best_only=True,
+                                                       monitor="val_loss"),
+                       keras.callbacks.CSVLogger(str(log), append=True)],
+        )
+    if best.exists():
+        model.load_weights(best)
+    return {"model": model, "seconds": time.time() - t0, "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
+            "epochs": cfg.epochs, "log": str(log)}

@@ -1,0 +1,188 @@
+"""The absorber-level stage: crop geometry, labels, loss, merging, calibration, the two-stage card."""
+
+import numpy as np
+import pytest
+
+from dla_cnn import grid
+from dla_cnn.absorber.crops import (
+    EXT_BLUE, LL_SHIFT, LYA_HALF, LYB_SHIFT, N_EXT, SIDE_HALF, ExtendedView, cut_crops, extended_view, stage1_channels,
+)
+from dla_cnn.absorber.data import CropSetConfig, label_candidates, simulate_view
+from dla_cnn.absorber.model import AbsorberLoss, absorber_loss_terms, build_absorber_model, decode_absorber_outputs
+from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, StageConfig
+
+
+def _view(z_qso=3.0, snr=10.0):
+    ch = np.zeros((N_EXT, 2), np.float32)
+    ch[:, 1] = 1.0
+    ch[:, 0] = np.arange(N_EXT)  # flux = extended index, so crops reveal where they were cut
+    return ExtendedView(ch, grid.window_start_index(z_qso), z_qso, snr)
+
+
+def test_crop_segments_sit_at_lya_lyb_and_the_lyman_limit():
+    view = _view()
+    curves = stage1_channels(np.full(grid.N_WINDOW, 0.5), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 21.0))
+    c = np.array([1400.3, 1200.0])
+    crops = cut_crops(view, curves, c)
+    e = np.rint(c).astype(int) + EXT_BLUE
+    assert crops["lya"].shape == (2, 2 * LYA_HALF, 5)
+    np.testing.assert_array_equal(crops["lya"][:, LYA_HALF, 0], e)
+    np.testing.assert_array_equal(crops["lyb"][:, SIDE_HALF, 0], e + LYB_SHIFT)
+    np.testing.assert_array_equal(crops["ll"][:, SIDE_HALF, 0], e + LL_SHIFT)
+    # Ly-beta and the Lyman limit of the candidate's redshift, to the pixel
+    lam_a = 10 ** ((view.window_start + 1200) * grid.DLOGLAM)
+    lam_b = 10 ** ((view.window_start - EXT_BLUE + e[1] + LYB_SHIFT) * grid.DLOGLAM)
+    assert lam_b == pytest.approx(lam_a * grid.LYB_REST / grid.LYA_REST, rel=1.5e-4)
+    assert crops["scalars"][0, 2] == pytest.approx(0.3, abs=1e-5)  # the fractional pixel
+    np.testing.assert_allclose(crops["lya"][1, :, 4], 0.5)  # log N - 20.5 channel (inside the window)
+    # beyond the extended view: zeros, weight 0
+    far = cut_crops(view, curves, np.array([grid.N_WINDOW + 100.0]))
+    assert far["lya"][0, -1, 1] == 0 and far["lya"][0, 0, 1] == 1
+
+
+def test_extended_view_matches_the_window_normalisation():
+    rng = np.random.default_rng(3)
+    sv = simulate_view(rng, CropSetConfig(n_sightlines=1))
+    view = sv.view
+    np.testing.assert_allclose(view.channels[EXT_BLUE:], sv.window, atol=1e-6)
+    assert view.channels[:EXT_BLUE, 1].max() > 0 or view.window_start - EXT_BLUE < grid.loglam_to_index(np.log10(3600))
+
+
+def test_labels_real_within_30_px_with_offset_and_dla_flag():
+    truth = np.array([[500.0, 21.0], [900.0, 19.5], [1200.0, 18.0]])
+    y = label_candidates(np.array([505.0, 531.0, 880.0, 1200.0]), truth)
+    np.testing.assert_array_equal(y[:, 0], [1, 0, 1, 0])  # 1200: an LLS below 19.0 is not real
+    np.testing.assert_array_equal(y[:, 1], [1, 0, 0, 0])
+    np.testing.assert_allclose(y[[0, 2], 2], [-5.0, 20.0])
+    np.testing.assert_allclose(y[[0, 2], 3], [0.5, -1.0])
+
+
+def test_loss_matches_numpy_and_masks_regressions_of_non_absorbers():
+    import keras
+
+    rng = np.random.default_rng(0)
+    y_pred = rng.normal(size=(8, 6)).astype(np.float32)
+    y_true = np.column_stack([rng.integers(0, 2, 8), rng.integers(0, 2, 8), rng.normal(0, 10, 8),
+                              rng.normal(0, 1, 8)]).astype(np.float32)
+    total, _ = absorber_loss_terms(keras.ops.convert_to_tensor(y_true), keras.ops.convert_to_tensor(y_pred))
+    p = 1 / (1 + np.exp(-y_pred[:, 0]))
+    q = 1 / (1 + np.exp(-y_pred[:, 1]))
+    bce = -(y_true[:, 0] * np.log(p) + (1 - y_true[:, 0]) * np.log(1 - p))
+    bce_d = -(y_true[:, 1] * np.log(q) + (1 - y_true[:, 1]) * np.log(1 - q))
+    ls_o, ls_n = np.clip(y_pred[:, 3], -4, 3), np.clip(y_pred[:, 5], -4, 3)
+    nll_o = 0.5 * ((y_true[:, 2] / 10 - y_pred[:, 2]) / np.exp(ls_o)) ** 2 + ls_o
+    nll_n = 0.5 * ((y_true[:, 3] - y_pred[:, 4]) / np.exp(ls_n)) ** 2 + ls_n
+    expected = bce + y_true[:, 0] * (0.5 * bce_d + nll_o + nll_n)
+    np.testing.assert_allclose(np.asarray(total), expected, rtol=1e-4, atol=1e-5)
+    # a non-absorber's regression targets do not matter
+    y2 = y_true.copy()
+    y2[y2[:, 0] == 0, 2:] = 99.0
+    total2, _ = absorber_loss_terms(keras.ops.convert_to_tensor(y2), keras.ops.convert_to_tensor(y_pred))
+    np.testing.assert_allclose(np.asarray(total2), np.asarray(total), rtol=1e-6)
+
+
+def test_model_shapes_and_a_short_fit_lowers_the_loss():
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = build_absorber_model()
+    rng = np.random.default_rng(1)
+    n = 64
+    lya = rng.normal(1, 0.1, (n, 512, 5)).astype(np.float32)
+    real = rng.integers(0, 2, n)
+    lya[real == 1, 240:272, 0] = 0.0  # a dark trough at the centre means "real"
+    x = [lya, np.ones((n, 128, 2), np.float32), np.ones((n, 128, 2), np.float32), np.zeros((n, 6), np.float32)]
+    y = np.column_stack([real, real, np.zeros(n), np.zeros(n)]).astype(np.float32)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=AbsorberLoss())
+    assert model.predict_on_batch(x).shape == (n, 6)
+    hist = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+    # batch statistics (the running means of BatchNormalization need more steps than this test takes)
+    out = decode_absorber_outputs(np.asarray(model(x, training=True)))
+    assert np.mean((out["p_real"] > 0.5) == (real == 1)) > 0.9
+
+
+class _FakeModel:
+    """Predicts a fixed absorber at window pixel ``centre`` for every crop."""
+
+    def __init__(self, view, centre, log_nhi=21.0):
+        self.view, self.centre, self.log_nhi = view, centre, log_nhi
+
+    def predict_on_batch(self, inputs):
+        lya = inputs[0]
+        ext = lya[:, LYA_HALF, 0]  # the fake flux is the extended index of the crop centre
+        cand = ext - EXT_BLUE + inputs[3][:, 2]
+        off = self.centre - cand
+        real = np.where(np.abs(off) < 30, 4.0, -4.0)
+        k = len(lya)
+        return np.column_stack([real, np.full(k, 3.0), off / 10.0, np.full(k, np.log(0.1)),
+                                np.full(k, self.log_nhi - 20.5), np.full(k, np.log(0.1))])
+
+
+def test_stage_refines_merges_and_types_candidates():
+    view = _view(3.0)
+    curves = stage1_channels(np.zeros(grid.N_WINDOW), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 20.5))
+    z_rng = grid.search_z_range(3.0, 3600.0)
+    stage = AbsorberStage(_FakeModel(view, 1000.0), StageCalibration(), StageConfig())
+    props = [np.array([980.0, 1012.0, 1300.0])]  # two proposals of one absorber, one of nothing
+    dets = stage.measure([view], [curves], props, [z_rng])[0]
+    assert len(dets) == 1
+    d = dets[0]
+    assert d.centre_px == pytest.approx(1000.0, abs=1e-3)
+    lam = 10 ** ((view.window_start + 1000.0) * grid.DLOGLAM)
+    assert d.z_abs == pytest.approx(lam / grid.LYA_REST - 1, abs=1e-9)
+    assert d.type == "DLA" and d.log_nhi == pytest.approx(21.0, abs=1e-6)
+    assert d.confidence > 0.95
+    # a calibration that maps p_real 0.98 to 0.3 keeps the candidate below a 0.5 threshold
+    cal = StageCalibration(conf_x=[0.0, 1.0], conf_y=[0.0, 0.3], fitted=True)
+    d2 = AbsorberStage(_FakeModel(view, 1000.0), cal).measure([view], [curves], props, [z_rng])[0][0]
+    assert d2.confidence == pytest.approx(0.3 * d.p_real, rel=1e-6)
+    # an absorber outside the searched path is not reported
+    far = AbsorberStage(_FakeModel(view, 5.0)).measure([view], [curves], [np.array([20.0])], [z_rng])[0]
+    assert far == []
+
+
+def test_two_stage_card_round_trip_and_a_tampered_file_is_refused(tmp_path):
+    from dla_cnn.absorber.load import load_stage, save_two_stage
+    from dla_cnn.assets import default_model_path
+    from dla_cnn.exceptions import AssetError
+    from dla_cnn.model import read_card
+
+    model = build_absorber_model()
+    cal = StageCalibration(conf_x=[0, 0.5, 1], conf_y=[0, 0.2, 0.9], z_err_scale=1.3, fitted=True)
+    out = save_two_stage(default_model_path(), tmp_path / "finder.keras", model, cal, StageConfig(min_confidence=0.7),
+                         {"heldout": {"purity": 0.9}})
+    card = read_card(out)
+    assert card["stage2"]["file"] == "finder_absorber.keras" and card["stage2"]["heldout"]["purity"] == 0.9
+    stage = load_stage(out, card)
+    assert stage.cfg.min_confidence == 0.7 and stage.calibration.z_err_scale == 1.3
+    x = [np.zeros((2, 512, 5), np.float32), np.zeros((2, 128, 2), np.float32), np.zeros((2, 128, 2), np.float32),
+         np.zeros((2, 6), np.float32)]
+    np.testing.assert_allclose(stage.model.predict_on_batch(x), model.predict_on_batch(x), atol=1e-5)
+    with open(tmp_path / "finder_absorber.keras", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(AssetError, match="sha256"):
+        load_stage(out, card)
+    (tmp_path / "finder_absorber.keras").unlink()
+    with pytest.raises(AssetError, match="not found"):
+        load_stage(out, card)
+
+
+def test_calibration_maps_probabilities_to_observed_fractions_and_scales_errors():
+    from dla_cnn.absorber.calibrate import fit_stage_calibration, match_one_to_one
+
+    m = match_one_to_one(np.array([3.0, 3.001, 2.5]), np.array([0, 1, 2]), np.array([3.0005, 2.6]))
+    np.testing.assert_array_equal(m, [0, -1, -1])
+    rng = np.random.default_rng(2)
+    rows = []
+    for _ in range(4000):
+        p = rng.random()
+        real = rng.random() < p**2  # over-confident model
+        z_err, n_err = 0.001, 0.1
+        rows.append({"p_real": p, "matched": real, "z": 3.0 + rng.normal(0, 2 * z_err), "z_true": 3.0, "z_err": z_err,
+                     "log_nhi": 21 + rng.normal(0, 0.5 * n_err), "log_nhi_true": 21.0, "log_nhi_err": n_err})
+    cal, summary = fit_stage_calibration(rows)
+    assert cal.confidence(np.array([0.5]))[0] == pytest.approx(0.25, abs=0.06)
+    assert cal.confidence(np.array([0.9]))[0] == pytest.approx(0.81, abs=0.06)
+    assert cal.z_err_scale == pytest.approx(2.0, rel=0.1)
+    assert cal.nhi_err_scale < 0.6
