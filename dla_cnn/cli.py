@@ -75,6 +75,7 @@ def build_training(
     log_nhi_min: float = typer.Option(19.3, help="Lowest injected log N_HI."),
     log_nhi_max: float = typer.Option(22.5, help="Highest injected log N_HI."),
     p_none: float = typer.Option(0.2, help="Share of sightlines with no injected absorber."),
+    sky: str = typer.Option("fixed", "--sky", help="Simulated hosts: 'fixed' settings, or 'train' (randomised per sightline)."),
 ) -> None:
     """Inject synthetic absorbers into DLA-free sightlines and write a labelled training set."""
     import time
@@ -83,7 +84,7 @@ def build_training(
     from dla_cnn.training.inject import InjectionConfig
 
     try:
-        cfg = BuildConfig(n_sightlines=n_sightlines, seed=seed, source=source,
+        cfg = BuildConfig(n_sightlines=n_sightlines, seed=seed, source=source, sky=sky,
                           injection=InjectionConfig(log_nhi_min=log_nhi_min, log_nhi_max=log_nhi_max, p_none=p_none))
         hosts = None
         if source != "simulator":

@@ -81,6 +81,7 @@ def test_loss_matches_numpy_and_masks_regressions_of_non_absorbers():
     np.testing.assert_allclose(np.asarray(total2), np.asarray(total), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_model_shapes_and_a_short_fit_lowers_the_loss():
     import keras
 
@@ -186,3 +187,28 @@ def test_calibration_maps_probabilities_to_observed_fractions_and_scales_errors(
     assert cal.confidence(np.array([0.9]))[0] == pytest.approx(0.81, abs=0.06)
     assert cal.z_err_scale == pytest.approx(2.0, rel=0.1)
     assert cal.nhi_err_scale < 0.6
+
+
+def test_damped_profile_fit_recovers_the_column_through_a_forest():
+    from dla_cnn.absorber.voigt_fit import fit_damped_lya, trough_half_width_px
+    from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
+
+    assert trough_half_width_px(20.0) == pytest.approx(3.65 / 1215.67 / np.log(10) / 1e-4, rel=1e-6)
+    rng = np.random.default_rng(5)
+    start, n = grid.window_start_index(3.0), grid.N_WINDOW
+    errs = []
+    for _ in range(6):
+        log_n, c = rng.uniform(20.3, 21.5), rng.uniform(500, 1100)
+        z = 10 ** ((start + c) * grid.DLOGLAM) / grid.LYA_REST - 1
+        trans = apply_lsf(np.exp(-voigt_tau(10 ** fine_grid(start, n, 5), log_n, z, 30.0)), 5, 1.0)
+        flux = (1.0 + 0.1 * np.linspace(-1, 1, n)) * trans + rng.normal(0, 0.1, n)  # S/N 10
+        for p in rng.uniform(0, n, 60):  # forest lines only ever absorb
+            flux *= 1 - rng.uniform(0.2, 0.9) * np.exp(-0.5 * ((np.arange(n) - p) / 1.2) ** 2)
+        fit = fit_damped_lya(flux, np.full(n, 0.1), np.ones(n, bool), start, c + rng.normal(0, 1.5),
+                             log_n + rng.normal(0, 0.2))
+        assert fit.ok and 0 < fit.log_nhi_err < 0.2
+        errs.append(fit.log_nhi - log_n)
+    assert np.max(np.abs(errs)) < 0.1
+    # no data: refused, never a made-up column
+    bad = fit_damped_lya(np.ones(n), np.full(n, 0.1), np.zeros(n, bool), start, 800.0, 21.0)
+    assert not bad.ok and bad.log_nhi == 21.0

@@ -301,6 +301,7 @@ def test_bad_training_set(tmp_path):
 
 
 # --------------------------------------------------------------------------- training
+@pytest.mark.slow
 def test_train_checkpoint_resume_and_card(tiny_set, tmp_path):
     from dla_cnn.model.train import run_files, train
 
@@ -348,6 +349,7 @@ def test_train_checkpoint_resume_and_card(tiny_set, tmp_path):
     assert card["metrics_test"]["by_log_nhi"][0]["offset_rmse_px"] is None  # NaN is written as null
 
 
+@pytest.mark.slow
 def test_warm_start_grows_the_core_as_identity_and_records_its_source(tiny_set, tmp_path):
     from dla_cnn.model.train import train, warm_start
 
@@ -372,6 +374,7 @@ def test_warm_start_grows_the_core_as_identity_and_records_its_source(tiny_set, 
     assert init["path"] == str(src) and len(init["sha256"]) == 64 and init["identity"] == ["core3_d4"]
 
 
+@pytest.mark.slow
 def test_parks2018_train_and_predict(tiny_set, tmp_path):
     from dla_cnn.model.train import train
 
@@ -441,6 +444,7 @@ def test_save_load_round_trip_and_refusals(tmp_path):
 
 
 # --------------------------------------------------------------------------- other backends
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_other_backend_forward_and_train_step(backend, tiny_set, tmp_path):
     pytest.importorskip(backend)

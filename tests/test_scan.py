@@ -156,6 +156,7 @@ def test_quasar_table_source_with_boss_layout(tmp_path):
     assert sl["sightline_id"][3] == "9999-59999-0001" and sl["status"][3] == "error"
 
 
+@pytest.mark.slow
 def test_dask_localcluster_catalog_equals_local(spectra, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     local = tmp_path / "local.fits"

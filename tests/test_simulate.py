@@ -153,3 +153,19 @@ def test_randomised_skies_stay_in_their_ranges_and_heldout_lies_outside_training
     sl, _ = simulate_sightline(np.random.default_rng(1), cfg=draw_sky(np.random.default_rng(2), base, held),
                                z_qso=3.0, dla_rate=1.0)
     assert sl.validate() is sl
+
+
+def test_heldout_sky_keeps_a_physical_mean_free_path():
+    from dataclasses import replace
+
+    from dla_cnn.simulate.forest import mean_free_path
+    from dla_cnn.simulate.sky import SKIES
+
+    held, base = SKIES["heldout"], ForestConfig()
+    for density, slope, lls in ((held.forest_density[0], held.forest_slope[0], held.lls_incidence[0]),
+                                (held.forest_density[1], held.forest_slope[1], held.lls_incidence[1])):
+        cfg = replace(base, tau_eff_norm=base.tau_eff_norm * density, beta=base.beta * slope,
+                      beta_high=base.beta_high * slope, lls_incidence_z3=base.lls_incidence_z3 * lls)
+        for z in (2.5, 3.0, 4.0):
+            worseck = 37.0 * ((1 + z) / 5.0) ** -5.4
+            assert worseck / 3.0 < mean_free_path(z, cfg) < worseck

@@ -170,4 +170,6 @@ def test_build_from_real_format_host_files(tmp_path):
             by_host.setdefault(h, set()).add(int(s))
         assert all(len(s) == 1 for s in by_host.values())
         assert (f["label_class"][:] == 1).any()
-    assert res["n_truth"] >= 0
+    truth = Table.read(res["truth"])  # DLA-free hosts: only their natural sub-DLAs are in the truth
+    assert len(truth) == res["n_truth"]
+    assert set(truth["kind"]) <= {"natural"} and ((truth["log_nhi"] >= 19.0) & (truth["log_nhi"] < 20.3)).all()

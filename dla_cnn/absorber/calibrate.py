@@ -7,8 +7,8 @@ rule of ``dla-cnn vet``).  From the matches:
 
 * confidence: an isotonic map from the model's real-absorber probability to the observed
   fraction of candidates that match, so a confidence is a probability;
-* errors: scales on the predicted z and log N_HI sigmas so 68.3% of the matched truths lie
-  within 1 sigma.
+* errors: scales on the predicted z and log N_HI sigmas (the network's, and the profile
+  fit's where it measured log N_HI) so 68.3% of the matched truths lie within 1 sigma.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def run_on_simulated(stage: AbsorberStage, stage1, cfg: CropSetConfig, workers: 
             m = match_one_to_one(z_det, np.argsort([-d.p_real for d in dets]), z_true)
             for d, j in zip(dets, m):
                 rows.append({"p_real": d.p_real, "z": d.z_abs, "z_err": d.raw_z_err, "log_nhi": d.log_nhi,
-                             "log_nhi_err": d.raw_nhi_err, "snr": v.view.snr, "matched": j >= 0,
+                             "log_nhi_err": d.raw_nhi_err, "nhi_fit": d.nhi_fit, "snr": v.view.snr, "matched": j >= 0,
                              "z_true": z_true[j] if j >= 0 else np.nan, "log_nhi_true": truth[j, 1] if j >= 0 else np.nan})
             for j in np.flatnonzero(in_path & ~np.isin(np.arange(z_true.size), m)):
                 rows.append({"p_real": np.nan, "z": np.nan, "matched": False, "missed": True, "snr": v.view.snr,
@@ -80,8 +80,12 @@ def fit_stage_calibration(rows: list[dict]) -> tuple[StageCalibration, dict]:
                            fitted=True)
     # z errors are predicted in px; the residuals are compared in z with the same px->z factor
     cal.z_err_scale = _coverage_scale(dz, z_err, 0.0)
-    strong = np.array([r["log_nhi_true"] >= 19.0 for r in m])
-    cal.nhi_err_scale = _coverage_scale(dn[strong], n_err[strong], cal.nhi_err_floor)
+    fitted = np.array([bool(r.get("nhi_fit", False)) for r in m], dtype=bool)
+    if (~fitted).sum() >= 10:
+        cal.nhi_err_scale = _coverage_scale(dn[~fitted], n_err[~fitted], cal.nhi_err_floor)
+    if fitted.sum() >= 10:
+        cal.fit_nhi_err_scale = _coverage_scale(dn[fitted], n_err[fitted], cal.nhi_err_floor)
     summary = {"n_candidates": len(det), "n_matched": len(m), "n_missed": len(rows) - len(det),
-               "z_err_scale": cal.z_err_scale, "nhi_err_scale": cal.nhi_err_scale}
+               "n_nhi_fitted": int(fitted.sum()), "z_err_scale": cal.z_err_scale, "nhi_err_scale": cal.nhi_err_scale,
+               "fit_nhi_err_scale": cal.fit_nhi_err_scale}
     return cal, summary

@@ -6,13 +6,17 @@ thresholds (:data:`~dla_cnn.absorber.data.PROPOSAL_DETECT`).  This stage then
 1. cuts each candidate's crop and runs the absorber-level model on all crops of a batch
    of sightlines at once;
 2. moves each candidate to its measured centre (candidate + predicted offset) and, by
-   default, measures it once more from a crop centred there (the offset head is most
-   accurate near zero offset);
+   default, measures the plausible ones (``refine_min_p``) once more from a crop centred
+   there (the offset head is most accurate near zero offset);
 3. merges candidates whose measured centres are within ``merge_px`` -- one absorber,
    one row -- keeping the most probable;
 4. maps the real-absorber probability through the isotonic calibration stored with the
    model, scales the predicted 1-sigma errors so 68% of calibration truths fall within
    them, and types each absorber DLA (log N_HI >= 20.3) or SUBDLA.
+
+Absorbers the network measures at log N_HI >= ``voigt_min_log_nhi`` and that reach the
+model's default ``min_confidence`` then get a damped-profile fit (:mod:`.voigt_fit`)
+whose log N_HI replaces the network's where it converges.
 
 Every candidate above ``floor`` confidence is returned; the scanner keeps those at or
 above its ``min_confidence`` (recorded in catalog headers).
@@ -48,7 +52,14 @@ class StageConfig:
     """Default threshold of the ABSORBERS table (the catalog header records it)."""
     merge_px: float = 15.0
     refine: bool = True
+    refine_min_p: float = 0.02
+    """Only candidates at least this probable are measured a second time."""
     floor: float = 0.0
+    voigt_fit: str = "nhi"
+    """Profile fit of accepted absorbers (:mod:`.voigt_fit`): ``none``, ``nhi`` (its log N_HI
+    replaces the network's where the fit converges) or ``nhi+z`` (also its centre)."""
+    voigt_min_log_nhi: float = 19.8
+    """Absorbers the network measures below this column are not fitted (no damping wings)."""
     proposal: DetectConfig = field(default_factory=lambda: PROPOSAL_DETECT)
 
 
@@ -62,6 +73,8 @@ class StageCalibration:
     nhi_err_scale: float = 1.0
     z_err_floor_px: float = 0.05
     nhi_err_floor: float = 0.02
+    fit_nhi_err_scale: float = 1.0
+    """Scale of the profile fit's log N_HI errors (where the fit replaced the network's value)."""
     fitted: bool = False
 
     def to_dict(self) -> dict:
@@ -156,19 +169,29 @@ class AbsorberStage:
         out: list[list[Detection]] = [[] for _ in views]
         if centres.size == 0:
             return out
-        pred = self._run(views, curves, owner.astype(int), centres)
+        owner = owner.astype(int)
+        pred = self._run(views, curves, owner, centres)
         centres = centres + pred["offset"]
         if self.cfg.refine:
-            pred = self._run(views, curves, owner.astype(int), centres)
-            centres = centres + np.clip(pred["offset"], -3.0, 3.0)
+            again = pred["p_real"] >= self.cfg.refine_min_p
+            if again.any():
+                second = self._run(views, curves, owner[again], centres[again])
+                centres[again] += np.clip(second["offset"], -3.0, 3.0)
+                for key, value in second.items():
+                    pred[key][again] = value
         for i in range(len(views)):
             sel = np.flatnonzero(owner == i)
             out[i] = self._decide(views[i], curves[i], z_ranges[i], centres[sel], {k: v[sel] for k, v in pred.items()})
         return out
 
     def _run(self, views, curves, owner: np.ndarray, centres: np.ndarray) -> dict[str, np.ndarray]:
-        parts = [cut_crops(views[i], curves[i], centres[owner == i]) for i in range(len(views)) if (owner == i).any()]
-        return _predict(self.model, concat_crops(parts))
+        """Model outputs for candidates ``centres`` of sightlines ``owner`` (in that order)."""
+        order = np.argsort(owner, kind="stable")
+        parts = [cut_crops(views[i], curves[i], centres[order][owner[order] == i]) for i in np.unique(owner)]
+        pred = _predict(self.model, concat_crops(parts))
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.size)
+        return {k: v[inverse] for k, v in pred.items()}
 
     def _decide(self, view: ExtendedView, curves: np.ndarray, z_range, centres: np.ndarray,
                 pred: dict[str, np.ndarray]) -> list[Detection]:
@@ -183,6 +206,18 @@ class AbsorberStage:
                 taken.append(int(k))
         dets = []
         for k in taken:
+            ln = float(pred["log_nhi"][k])
+            n_err = float(np.hypot(pred["log_nhi_err"][k] * cal.nhi_err_scale, cal.nhi_err_floor))
+            raw_n_err = float(pred["log_nhi_err"][k])
+            fitted = False
+            if cfg.voigt_fit != "none" and ln >= cfg.voigt_min_log_nhi and conf[k] >= cfg.min_confidence:
+                fit = self._fit(view, centres[k], ln)
+                fitted = fit.ok
+                if fit.ok:
+                    ln, raw_n_err = fit.log_nhi, fit.log_nhi_err
+                    n_err = float(np.hypot(fit.log_nhi_err * cal.fit_nhi_err_scale, cal.nhi_err_floor))
+                    if cfg.voigt_fit == "nhi+z":
+                        centres[k] = fit.centre_px
             loglam = (view.window_start + centres[k]) * grid.DLOGLAM
             lam = 10.0**loglam
             z = lam / grid.LYA_REST - 1.0
@@ -190,19 +225,31 @@ class AbsorberStage:
                 continue
             dz_dpx = (1.0 + z) * np.log(10.0) * grid.DLOGLAM
             z_err_px = float(np.hypot(pred["offset_err"][k] * cal.z_err_scale, cal.z_err_floor_px))
-            ln = float(pred["log_nhi"][k])
             ci = int(np.clip(np.rint(centres[k]), 0, grid.N_WINDOW - 1))
             dets.append(Detection(
                 centre_px=float(centres[k]), z_abs=float(z), z_abs_err=z_err_px * dz_dpx, log_nhi=ln,
-                log_nhi_err=float(np.hypot(pred["log_nhi_err"][k] * cal.nhi_err_scale, cal.nhi_err_floor)),
+                log_nhi_err=n_err,
                 confidence=float(conf[k]), type="DLA" if ln >= DLA_MIN_LOG_NHI else "SUBDLA", lambda_obs=float(lam),
                 vote_mass=float(curves[ci + _ext_offset(), 1]), raw_log_nhi=ln,
-                raw_z_err=float(pred["offset_err"][k] * dz_dpx), raw_nhi_err=float(pred["log_nhi_err"][k]),
-                p_real=float(pred["p_real"][k]),
+                raw_z_err=float(pred["offset_err"][k] * dz_dpx), raw_nhi_err=raw_n_err,
+                p_real=float(pred["p_real"][k]), nhi_fit=fitted,
             ))
         dets.sort(key=lambda d: d.z_abs)
         mark_lyb(dets)
         return dets
+
+
+    def _fit(self, view: ExtendedView, centre: float, log_nhi: float):
+        """Profile fit on the extended view (flux and sigma recovered from the weight channel)."""
+        from dla_cnn.absorber.crops import EXT_BLUE
+        from dla_cnn.absorber.voigt_fit import fit_damped_lya
+
+        flux, weight = view.channels[:, 0].astype(float), view.channels[:, 1].astype(float)
+        valid = weight > 0
+        with np.errstate(divide="ignore"):
+            sigma = np.where(valid, 1.0 / np.where(valid, weight, 1.0) - 1.0, np.inf)
+        return fit_damped_lya(flux, sigma, valid & (sigma > 0), view.window_start, float(centre), float(log_nhi),
+                              offset=EXT_BLUE)
 
 
 def _ext_offset() -> int:

@@ -108,6 +108,8 @@ class Detection:
     raw_nhi_err: float
     p_real: float = float("nan")
     """Uncalibrated real-absorber probability of the absorber-level stage (NaN: one-stage scan)."""
+    nhi_fit: bool = False
+    """log N_HI (and its error) come from the damped-profile fit rather than the network."""
 
 
 def vote_histogram(prob: np.ndarray, offset: np.ndarray, p_vote: float, valid: np.ndarray | None = None):

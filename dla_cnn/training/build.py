@@ -24,6 +24,7 @@ from dla_cnn import __version__, grid
 from dla_cnn.exceptions import ConfigError, SightlineError
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.sightlines import SimulatorConfig, draw_z_qso, simulate_host
+from dla_cnn.simulate.sky import draw_sky, sky_variation
 from dla_cnn.training.dataset import CHUNK_ROWS, MAX_ABSORBERS, TrainingSetWriter, empty_rows, split_of
 from dla_cnn.training.inject import InjectionConfig, draw_injections, inject_into_sightline
 from dla_cnn.training.labels import LabelConfig, make_labels
@@ -37,10 +38,16 @@ class BuildConfig:
     seed: int = 0
     source: str = "simulator"
     simulator: SimulatorConfig = field(default_factory=lambda: SimulatorConfig(z_qso_min=2.2))
+    sky: str = "fixed"
+    """Sky preset of :mod:`dla_cnn.simulate.sky`: ``fixed``, or ``train`` to draw each simulated
+    host with its own forest, LLS, continuum, noise and LSF settings."""
     injection: InjectionConfig = field(default_factory=InjectionConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
     split_fractions: tuple[float, float] = (0.8, 0.1)
     chunk_rows: int = CHUNK_ROWS
+
+    def __post_init__(self) -> None:
+        sky_variation(self.sky)  # ConfigError for an unknown preset, before any work starts
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -76,8 +83,9 @@ def _fill_row(rows: dict, i: int, sl: Sightline, absorbers: np.ndarray, host_id:
 def _simulated_chunk(cfg: BuildConfig, chunk: int, start: int, count: int) -> dict:
     rng = np.random.default_rng([cfg.seed, chunk])
     rows = empty_rows(count)
-    sim = cfg.simulator
+    variation = sky_variation(cfg.sky)
     for i in range(count):
+        sim = draw_sky(rng, cfg.simulator, variation)
         zq = float(draw_z_qso(rng, 1, sim)[0])
         s0 = grid.window_start_index(zq)
         npix = grid.loglam_to_index(np.log10(grid.NORM_REST[1] * (1 + zq))) - s0 + 2
