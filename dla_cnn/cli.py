@@ -269,11 +269,11 @@ def train_absorber(
                                    verbose=1 if console.is_terminal else 2)
         stage_cfg = StageConfig(min_confidence=min_confidence)
         rows = run_on_simulated(AbsorberStage(res["model"], cfg=stage_cfg), stage1,
-                                CropSetConfig(n_sightlines=calibration_sightlines, seed=7000 + seed))
+                                CropSetConfig(n_sightlines=calibration_sightlines, seed=7000 + seed), workers=2)
         cal, summary = fit_stage_calibration(rows)
         info = {"training": {"train_crops": str(train_crops), "val_crops": str(val_crops), "epochs": epochs,
                              "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
-                             "seconds": round(res["seconds"], 1), "backend": keras.backend.backend(),
+                             "seconds_this_invocation": round(res["seconds"], 1), "backend": keras.backend.backend(),
                              "command": _command_line()},
                 "calibration_summary": summary}
         path = save_two_stage(stage1_path, out_path, res["model"], cal, stage_cfg, info)

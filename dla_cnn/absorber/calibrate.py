@@ -65,6 +65,13 @@ def run_on_simulated(stage: AbsorberStage, stage1, cfg: CropSetConfig, workers: 
     return rows
 
 
+def compact_knots(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The knots of a piecewise-linear map without the interior points of flat runs (same map)."""
+    keep = np.ones(x.size, dtype=bool)
+    keep[1:-1] = ~((y[1:-1] == y[:-2]) & (y[1:-1] == y[2:]))
+    return x[keep], y[keep]
+
+
 def fit_stage_calibration(rows: list[dict]) -> tuple[StageCalibration, dict]:
     """Confidence map and error scales from :func:`run_on_simulated` rows; returns (calibration, summary)."""
     det = [r for r in rows if not r.get("missed")]
@@ -76,8 +83,8 @@ def fit_stage_calibration(rows: list[dict]) -> tuple[StageCalibration, dict]:
     z_err = np.array([r["z_err"] for r in m])
     dn = np.array([r["log_nhi"] - r["log_nhi_true"] for r in m])
     n_err = np.array([r["log_nhi_err"] for r in m])
-    cal = StageCalibration(conf_x=[0.0, *bx.tolist(), 1.0], conf_y=[float(by[0]), *by.tolist(), float(by[-1])],
-                           fitted=True)
+    kx, ky = compact_knots(np.array([0.0, *bx, 1.0]), np.array([by[0], *by, by[-1]]))
+    cal = StageCalibration(conf_x=kx.tolist(), conf_y=ky.tolist(), fitted=True)
     # z errors are predicted in px; the residuals are compared in z with the same px->z factor
     cal.z_err_scale = _coverage_scale(dz, z_err, 0.0)
     fitted = np.array([bool(r.get("nhi_fit", False)) for r in m], dtype=bool)

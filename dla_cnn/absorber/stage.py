@@ -14,9 +14,9 @@ thresholds (:data:`~dla_cnn.absorber.data.PROPOSAL_DETECT`).  This stage then
    model, scales the predicted 1-sigma errors so 68% of calibration truths fall within
    them, and types each absorber DLA (log N_HI >= 20.3) or SUBDLA.
 
-Absorbers the network measures at log N_HI >= ``voigt_min_log_nhi`` and that reach the
-model's default ``min_confidence`` then get a damped-profile fit (:mod:`.voigt_fit`)
-whose log N_HI replaces the network's where it converges.
+With ``voigt_fit`` set, absorbers the network measures at log N_HI >= ``voigt_min_log_nhi``
+and that reach the model's default ``min_confidence`` then get a damped-profile fit
+(:mod:`.voigt_fit`) whose log N_HI replaces the network's where it converges.
 
 Every candidate above ``floor`` confidence is returned; the scanner keeps those at or
 above its ``min_confidence`` (recorded in catalog headers).
@@ -55,8 +55,9 @@ class StageConfig:
     refine_min_p: float = 0.02
     """Only candidates at least this probable are measured a second time."""
     floor: float = 0.0
-    voigt_fit: str = "nhi"
-    """Profile fit of accepted absorbers (:mod:`.voigt_fit`): ``none``, ``nhi`` (its log N_HI
+    voigt_fit: str = "none"
+    """Profile fit of accepted absorbers (:mod:`.voigt_fit`): ``none`` (default: on held-out
+    skies the fit's log N_HI scattered more than the network's), ``nhi`` (its log N_HI
     replaces the network's where the fit converges) or ``nhi+z`` (also its centre)."""
     voigt_min_log_nhi: float = 19.8
     """Absorbers the network measures below this column are not fitted (no damping wings)."""
