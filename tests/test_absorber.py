@@ -96,8 +96,8 @@ def test_model_shapes_and_a_short_fit_lowers_the_loss():
     y = np.column_stack([real, real, np.zeros(n), np.zeros(n)]).astype(np.float32)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=AbsorberLoss())
     assert model.predict_on_batch(x).shape == (n, 6)
-    hist = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
-    assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+    hist = model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    assert hist.history["loss"][-1] < 0.6 * hist.history["loss"][0]
     # batch statistics (the running means of BatchNormalization need more steps than this test takes)
     out = decode_absorber_outputs(np.asarray(model(x, training=True)))
     assert np.mean((out["p_real"] > 0.5) == (real == 1)) > 0.9
