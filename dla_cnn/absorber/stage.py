@@ -63,6 +63,9 @@ class StageConfig:
     skies the fit's log N_HI scattered more than the network's), ``nhi`` (its log N_HI
     replaces the network's where the fit converges) or ``nhi+z`` (also its centre)."""
     voigt_min_log_nhi: float = 19.8
+    dla_rule: str = "log_nhi"
+    """How the type is decided: ``log_nhi`` (DLA where the measured log N_HI >= 20.3) or
+    ``p_dla`` (DLA where the DLA head's probability >= 0.5)."""
     """Absorbers the network measures below this column are not fitted (no damping wings)."""
     proposal: DetectConfig = field(default_factory=lambda: PROPOSAL_DETECT)
 
@@ -106,6 +109,10 @@ class Candidate:
     vote_mass: float = 0.0
 
 
+_BUCKETS = (16, 64, 256, 512)
+"""Crop batches are padded to one of these sizes, so a compiled model sees few shapes."""
+
+
 def _predict(model, crops: dict[str, np.ndarray], batch_size: int = 512) -> dict[str, np.ndarray]:
     from dla_cnn.model.predict import predict_raw
 
@@ -116,7 +123,7 @@ def _predict(model, crops: dict[str, np.ndarray], batch_size: int = 512) -> dict
     out = []
     for i in range(0, n, batch_size):
         part = [x[i:i + batch_size] for x in inputs]
-        size = min(batch_size, 1 << max(0, int(len(part[0]) - 1).bit_length()))
+        size = next((b for b in _BUCKETS if b >= len(part[0])), batch_size)
         pad = size - len(part[0])
         if pad:
             part = [np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]) for x in part]
@@ -233,15 +240,21 @@ class AbsorberStage:
             dets.append(Detection(
                 centre_px=float(centres[k]), z_abs=float(z), z_abs_err=z_err_px * dz_dpx, log_nhi=ln,
                 log_nhi_err=n_err,
-                confidence=float(conf[k]), type="DLA" if ln >= DLA_MIN_LOG_NHI else "SUBDLA", lambda_obs=float(lam),
+                confidence=float(conf[k]), type="DLA" if self._is_dla(ln, pred["p_dla"][k]) else "SUBDLA",
+                lambda_obs=float(lam),
                 vote_mass=float(curves[ci + _ext_offset(), 1]), raw_log_nhi=ln,
                 raw_z_err=float(pred["offset_err"][k] * dz_dpx), raw_nhi_err=raw_n_err,
-                p_real=float(pred["p_real"][k]), nhi_fit=fitted,
+                p_real=float(pred["p_real"][k]), p_dla=float(pred["p_dla"][k]), nhi_fit=fitted,
             ))
         dets.sort(key=lambda d: d.z_abs)
         mark_lyb(dets)
         return dets
 
+
+    def _is_dla(self, log_nhi: float, p_dla: float) -> bool:
+        if self.cfg.dla_rule == "p_dla":
+            return bool(p_dla >= 0.5)
+        return bool(log_nhi >= DLA_MIN_LOG_NHI)
 
     def _fit(self, view: ExtendedView, centre: float, log_nhi: float):
         """Profile fit on the extended view (flux and sigma recovered from the weight channel)."""

@@ -108,6 +108,8 @@ class Detection:
     raw_nhi_err: float
     p_real: float = float("nan")
     """Uncalibrated real-absorber probability of the absorber-level stage (NaN: one-stage scan)."""
+    p_dla: float = float("nan")
+    """Probability from the absorber-level stage that log N_HI >= 20.3 (NaN: one-stage scan)."""
     nhi_fit: bool = False
     """log N_HI (and its error) come from the damped-profile fit rather than the network."""
 
