@@ -237,17 +237,20 @@ def build_crops(
 
 @app.command("train-absorber")
 def train_absorber(
-    train_crops: Path = typer.Argument(..., help="Crop set to train on (build-crops)."),
-    val_crops: Path = typer.Argument(..., help="Crop set for validation (another seed)."),
+    train_crops: list[Path] = typer.Argument(..., help="Crop set(s) to train on (build-crops); several are concatenated."),
+    val_crops: Path = typer.Option(..., "--val", help="Crop set for validation (another seed)."),
     out_path: Path = typer.Option(..., "--out", help="Output two-stage finder (.keras); NAME_absorber.keras beside it."),
     model: Optional[Path] = typer.Option(None, "--model", help="Per-pixel model of the first stage (default: packaged)."),
     epochs: int = typer.Option(6, "--epochs", help="Epochs (a rerun with the same --out resumes)."),
     batch_size: int = typer.Option(128, "--batch-size", help="Crops per batch."),
     lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (cosine decay)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    calibration_sightlines: int = typer.Option(3000, "--calibration-sightlines",
-                                               help="Simulated sightlines (seed 7000+) for the confidence and error calibration."),
+    calibration_sightlines: int = typer.Option(4000, "--calibration-sightlines",
+                                               help="Simulated sightlines at natural absorber incidence (seed 7000+) for the "
+                                                    "confidence and error calibration."),
     min_confidence: float = typer.Option(0.5, "--min-confidence", help="Default catalog threshold stored in the card."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from",
+                                             help="Start from a two-stage finder's absorber-level model (NAME_absorber.keras)."),
 ) -> None:
     """Train the absorber-level model, calibrate it on fresh simulated skies and write the two-stage finder."""
     import keras
@@ -264,14 +267,20 @@ def train_absorber(
         stage1_path = model or default_model_path()
         stage1, _ = load_model(stage1_path)
         console.print(f"backend {keras.backend.backend()}", highlight=False)
-        res = train_absorber_model(train_crops, val_crops, out_path.with_name(out_path.stem + "_run.keras"),
+        for p in [*train_crops, val_crops, *([init_from] if init_from else [])]:
+            if not Path(p).is_file():
+                raise typer.BadParameter(f"{p}: no such file")
+        res = train_absorber_model([str(p) for p in train_crops], val_crops,
+                                   out_path.with_name(out_path.stem + "_run.keras"),
                                    AbsorberTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
-                                   verbose=1 if console.is_terminal else 2)
+                                   verbose=1 if console.is_terminal else 2, init_weights=init_from)
         stage_cfg = StageConfig(min_confidence=min_confidence)
         rows = run_on_simulated(AbsorberStage(res["model"], cfg=stage_cfg), stage1,
-                                CropSetConfig(n_sightlines=calibration_sightlines, seed=7000 + seed), workers=2)
+                                CropSetConfig(n_sightlines=calibration_sightlines, seed=7000 + seed, p_natural=1.0),
+                                workers=2)
         cal, summary = fit_stage_calibration(rows)
-        info = {"training": {"train_crops": str(train_crops), "val_crops": str(val_crops), "epochs": epochs,
+        info = {"training": {"train_crops": [str(p) for p in train_crops], "val_crops": str(val_crops),
+                             "init_from": str(init_from) if init_from else None, "epochs": epochs,
                              "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
                              "seconds_this_invocation": round(res["seconds"], 1), "backend": keras.backend.backend(),
                              "command": _command_line()},

@@ -180,7 +180,7 @@ def test_calibration_maps_probabilities_to_observed_fractions_and_scales_errors(
         p = rng.random()
         real = rng.random() < p**2  # over-confident model
         z_err, n_err = 0.001, 0.1
-        rows.append({"p_real": p, "matched": real, "z": 3.0 + rng.normal(0, 2 * z_err), "z_true": 3.0, "z_err": z_err,
+        rows.append({"p_real": p, "matched": real, "snr": 5.0, "z": 3.0 + rng.normal(0, 2 * z_err), "z_true": 3.0, "z_err": z_err,
                      "log_nhi": 21 + rng.normal(0, 0.5 * n_err), "log_nhi_true": 21.0, "log_nhi_err": n_err})
     cal, summary = fit_stage_calibration(rows)
     assert cal.confidence(np.array([0.5]))[0] == pytest.approx(0.25, abs=0.06)
@@ -212,3 +212,22 @@ def test_damped_profile_fit_recovers_the_column_through_a_forest():
     # no data: refused, never a made-up column
     bad = fit_damped_lya(np.ones(n), np.full(n, 0.1), np.zeros(n, bool), start, 800.0, 21.0)
     assert not bad.ok and bad.log_nhi == 21.0
+
+
+def test_confidence_maps_per_snr_bin():
+    from dla_cnn.absorber.calibrate import fit_stage_calibration
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for _ in range(3000):
+        p, snr = rng.random(), float(np.exp(rng.uniform(0, np.log(30))))
+        real = rng.random() < (p * 0.5 if snr < 3 else p)  # half as often real at low S/N
+        rows.append({"p_real": p, "matched": real, "snr": snr, "z": 3.0, "z_true": 3.0 if real else np.nan,
+                     "z_err": 0.001, "log_nhi": 21.0, "log_nhi_true": 21.0 if real else np.nan, "log_nhi_err": 0.1})
+    cal, summary = fit_stage_calibration(rows)
+    assert cal.snr_edges == [3.0, 10.0] and len(cal.conf_maps) == 3 and summary["snr_edges"] == [3.0, 10.0]
+    assert cal.confidence(np.array([0.8]), snr=1.5)[0] == pytest.approx(0.4, abs=0.08)
+    assert cal.confidence(np.array([0.8]), snr=20.0)[0] == pytest.approx(0.8, abs=0.08)
+    # too few candidates in a bin: one map for all
+    cal1, _ = fit_stage_calibration(rows[:300])
+    assert cal1.conf_maps == [] and cal1.confidence(np.array([0.8]), snr=1.5) == cal1.confidence(np.array([0.8]))

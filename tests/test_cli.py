@@ -101,3 +101,36 @@ def test_train_and_calibrate_commands_write_a_loadable_model(tmp_path):
     assert json.loads((tmp_path / "m.card.json").read_text())["calibration_summary"]["n_sightlines"] <= 20
     res = _run("train", tmp_path / "missing.h5", "--out", tmp_path / "x.keras")
     assert res.exit_code == 1 and "missing.h5" in res.output
+
+
+@pytest.mark.slow
+def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_path):
+    import json
+
+    import numpy as np
+
+    from dla_cnn.scan.pipeline import Scanner
+
+    for name, seed in (("train", 1), ("val", 2)):
+        res = _run("build-crops", "-n", 24, "--seed", seed, "--workers", 1, "--out", tmp_path / f"{name}.npz")
+        assert res.exit_code == 0, res.output
+    with np.load(tmp_path / "train.npz") as f:
+        assert f["lya"].shape[1:] == (512, 5) and len(f["labels"]) > 24 and 0 < f["labels"][:, 0].mean() < 1
+    out = tmp_path / "finder.keras"
+    res = _run("train-absorber", tmp_path / "train.npz", "--val", tmp_path / "val.npz", "--out", out, "--epochs", 1,
+               "--calibration-sightlines", 24, "--min-confidence", 0.4)
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "finder.card.json").read_text())
+    assert card["stage2"]["file"] == "finder_absorber.keras" and card["stage2"]["stage_config"]["min_confidence"] == 0.4
+    assert card["stage2"]["calibration"]["fitted"] and card["stage2"]["training"]["n_train"] > 24
+    scanner = Scanner(out)
+    assert scanner.stage is not None and scanner.min_confidence == 0.4
+    files = sorted(sample_spectra_dir().glob("spec-*.fits.gz"))[:3]
+    from dla_cnn.io import iter_spectra
+
+    results = list(scanner.scan(iter_spectra([str(f) for f in files])))
+    assert [r.status for r in results] == ["ok"] * 3
+    assert all(d.confidence >= 0.4 for r in results for d in r.detections)
+    # a missing crop set is a one-line error, not a traceback
+    res = _run("train-absorber", tmp_path / "nope.npz", "--val", tmp_path / "val.npz", "--out", out)
+    assert res.exit_code != 0 and "nope.npz" in res.output and "Traceback" not in res.output

@@ -1,12 +1,13 @@
 """Calibration of the absorber-level stage on simulated skies it did not train on.
 
 The two-stage finder runs over freshly simulated sightlines (randomised training sky, a
-new seed, absorbers at natural incidence on part of them); every returned candidate is
+new seed, DLAs, sub-DLAs and Lyman-limit systems at their natural incidence); every returned candidate is
 matched one-to-one to the truth (|dz| < 0.015, any absorber with log N_HI >= 19.0, the
 rule of ``dla-cnn vet``).  From the matches:
 
-* confidence: an isotonic map from the model's real-absorber probability to the observed
-  fraction of candidates that match, so a confidence is a probability;
+* confidence: isotonic maps, one per S/N bin, from the model's real-absorber probability to
+  the observed fraction of candidates that match, so a confidence is a probability at the
+  natural incidence of absorbers;
 * errors: scales on the predicted z and log N_HI sigmas (the network's, and the profile
   fit's where it measured log N_HI) so 68.3% of the matched truths lie within 1 sigma.
 """
@@ -72,8 +73,17 @@ def compact_knots(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return x[keep], y[keep]
 
 
-def fit_stage_calibration(rows: list[dict]) -> tuple[StageCalibration, dict]:
-    """Confidence map and error scales from :func:`run_on_simulated` rows; returns (calibration, summary)."""
+MIN_PER_BIN = 200
+"""Candidates needed in every S/N bin for per-bin confidence maps (else one map for all)."""
+
+
+def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0, 10.0)
+                          ) -> tuple[StageCalibration, dict]:
+    """Confidence maps and error scales from :func:`run_on_simulated` rows; returns (calibration, summary).
+
+    The confidence map is fitted per S/N bin (``snr_edges``) where every bin has at least
+    :data:`MIN_PER_BIN` candidates: the same network output means less at S/N ~ 1 than at 20.
+    """
     det = [r for r in rows if not r.get("missed")]
     p = np.array([r["p_real"] for r in det])
     real = np.array([r["matched"] for r in det], dtype=float)
@@ -85,6 +95,14 @@ def fit_stage_calibration(rows: list[dict]) -> tuple[StageCalibration, dict]:
     n_err = np.array([r["log_nhi_err"] for r in m])
     kx, ky = compact_knots(np.array([0.0, *bx, 1.0]), np.array([by[0], *by, by[-1]]))
     cal = StageCalibration(conf_x=kx.tolist(), conf_y=ky.tolist(), fitted=True)
+    snr = np.array([r["snr"] for r in det])
+    bins = np.searchsorted(np.asarray(snr_edges), snr, side="right")
+    if len(snr_edges) and all((bins == b).sum() >= MIN_PER_BIN for b in range(len(snr_edges) + 1)):
+        cal.snr_edges = [float(e) for e in snr_edges]
+        for b in range(len(snr_edges) + 1):
+            px, py = isotonic(p[bins == b], real[bins == b])
+            mx, my = compact_knots(np.array([0.0, *px, 1.0]), np.array([py[0], *py, py[-1]]))
+            cal.conf_maps.append([mx.tolist(), my.tolist()])
     # z errors are predicted in px; the residuals are compared in z with the same px->z factor
     cal.z_err_scale = _coverage_scale(dz, z_err, 0.0)
     fitted = np.array([bool(r.get("nhi_fit", False)) for r in m], dtype=bool)
@@ -93,6 +111,7 @@ def fit_stage_calibration(rows: list[dict]) -> tuple[StageCalibration, dict]:
     if fitted.sum() >= 10:
         cal.fit_nhi_err_scale = _coverage_scale(dn[fitted], n_err[fitted], cal.nhi_err_floor)
     summary = {"n_candidates": len(det), "n_matched": len(m), "n_missed": len(rows) - len(det),
+               "snr_edges": cal.snr_edges,
                "n_nhi_fitted": int(fitted.sum()), "z_err_scale": cal.z_err_scale, "nhi_err_scale": cal.nhi_err_scale,
                "fit_nhi_err_scale": cal.fit_nhi_err_scale}
     return cal, summary

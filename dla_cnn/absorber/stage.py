@@ -25,8 +25,9 @@ Caveats
 -------
 * A candidate the first stage never proposes cannot be found here: the proposal
   thresholds are set for recall, and the merge removes what they duplicate.
-* Confidence is calibrated on simulated skies at natural absorber incidence; on survey
-  data check it with ``dla-cnn vet`` against a trusted catalog.
+* Confidence is calibrated per S/N bin on simulated skies at natural absorber incidence
+  (randomised training sky, fresh seeds); on survey data check it with ``dla-cnn vet``
+  against a trusted catalog.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class StageCalibration:
     nhi_err_floor: float = 0.02
     fit_nhi_err_scale: float = 1.0
     """Scale of the profile fit's log N_HI errors (where the fit replaced the network's value)."""
+    snr_edges: list[float] = field(default_factory=list)
+    """S/N bin edges of per-bin confidence maps (empty: the one map ``conf_x``/``conf_y``)."""
+    conf_maps: list[list[list[float]]] = field(default_factory=list)
+    """``[[x knots], [y knots]]`` per S/N bin (``len(snr_edges) + 1`` bins)."""
     fitted: bool = False
 
     def to_dict(self) -> dict:
@@ -91,8 +96,12 @@ class StageCalibration:
     def from_dict(cls, d: dict | None) -> "StageCalibration":
         return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
 
-    def confidence(self, p: np.ndarray) -> np.ndarray:
-        return np.clip(np.interp(p, self.conf_x, self.conf_y), 0.0, 1.0)
+    def confidence(self, p: np.ndarray, snr: float | None = None) -> np.ndarray:
+        """Calibrated confidence of real-absorber probabilities ``p`` on a sightline of S/N ``snr``."""
+        x, y = self.conf_x, self.conf_y
+        if self.conf_maps and snr is not None and np.isfinite(snr):
+            x, y = self.conf_maps[int(np.searchsorted(self.snr_edges, snr, side="right"))]
+        return np.clip(np.interp(p, x, y), 0.0, 1.0)
 
 
 @dataclass
@@ -207,7 +216,7 @@ class AbsorberStage:
     def _decide(self, view: ExtendedView, curves: np.ndarray, z_range, centres: np.ndarray,
                 pred: dict[str, np.ndarray]) -> list[Detection]:
         cal, cfg = self.calibration, self.cfg
-        conf = cal.confidence(pred["p_real"])
+        conf = cal.confidence(pred["p_real"], view.snr)
         order = np.argsort(-conf)
         taken: list[int] = []
         for k in order:

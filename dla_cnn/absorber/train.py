@@ -19,8 +19,12 @@ import numpy as np
 from dla_cnn.absorber.model import INPUT_NAMES, AbsorberConfig, AbsorberLoss, build_absorber_model
 
 
-def load_crop_set(path: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Inputs (lya, lyb, ll, scalars) and labels (k, 4) of a crop set."""
+def load_crop_set(path: str | Path | list) -> tuple[list[np.ndarray], np.ndarray]:
+    """Inputs (lya, lyb, ll, scalars) and labels (k, 4) of one crop set, or of several concatenated."""
+    if isinstance(path, (list, tuple)):
+        parts = [load_crop_set(p) for p in path]
+        return ([np.concatenate([x[i] for x, _ in parts]) for i in range(len(INPUT_NAMES))],
+                np.concatenate([y for _, y in parts]))
     with np.load(path) as f:
         return [f[name] for name in INPUT_NAMES], f["labels"].astype(np.float32)
 
@@ -69,14 +73,32 @@ def _completed_epochs(log: Path) -> int:
         return sum(1 for _ in csv.DictReader(fh))
 
 
-def train_absorber_model(train_set: str | Path, val_set: str | Path, out: str | Path,
+def train_absorber_model(train_set: str | Path | list, val_set: str | Path, out: str | Path,
                          cfg: AbsorberTrainConfig = AbsorberTrainConfig(),
-                         model_cfg: AbsorberConfig = AbsorberConfig(), verbose: int = 2) -> dict:
+                         model_cfg: AbsorberConfig = AbsorberConfig(), verbose: int = 2,
+                         init_weights: str | Path | None = None) -> dict:
     """Train (or resume) the absorber-level model; returns a summary dict.
 
-    Files written beside ``out`` (``NAME.keras``): ``NAME.ckpt.weights.h5`` after every
-    epoch, ``NAME.log.csv`` with the losses; the best epoch's weights (validation loss) end
-    up in ``out``.
+    Parameters
+    ----------
+    train_set : path or list of paths
+        Crop set(s) of :func:`dla_cnn.absorber.data.build_crop_set`; several are concatenated.
+    val_set : path
+        Crop set for validation (another seed).
+    out : path
+        ``NAME.keras``; files written beside it: ``NAME.ckpt.weights.h5`` after every epoch,
+        ``NAME.best.weights.h5`` (lowest validation loss) and ``NAME.log.csv``.
+    cfg, model_cfg : AbsorberTrainConfig, AbsorberConfig
+    verbose : int
+        Keras verbosity.
+    init_weights : path, optional
+        Start from these weights (a fine-tune) instead of a random initialisation; a
+        ``.keras`` file or a ``.weights.h5`` file of the same architecture.
+
+    Returns
+    -------
+    dict
+        ``model`` (best weights loaded), ``seconds``, ``n_train``, ``n_val``, ``epochs``, ``log``.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +109,13 @@ def train_absorber_model(train_set: str | Path, val_set: str | Path, out: str | 
     x_tr, y_tr = load_crop_set(train_set)
     x_va, y_va = load_crop_set(val_set)
     model = build_absorber_model(model_cfg)
+    if init_weights is not None:
+        init_weights = Path(init_weights)
+        if init_weights.suffix == ".keras":
+            source = keras.saving.load_model(init_weights, compile=False)
+            model.set_weights(source.get_weights())
+        else:
+            model.load_weights(init_weights)
     steps = len(y_tr) // cfg.batch_size
     schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=max(1, cfg.epochs * steps), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=AbsorberLoss())
