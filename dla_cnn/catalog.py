@@ -67,6 +67,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Column, MaskedColumn, Table
 
+from dla_cnn.constants import DLA_MIN_LOG_NHI, LYA_REST
 from dla_cnn.exceptions import ConfigError
 
 __all__ = [
@@ -91,9 +92,7 @@ __all__ = [
     "write_catalog",
 ]
 
-LYA_REST_ANGSTROM = 1215.6701
-DLA_MIN_LOG_NHI = 20.3
-"""log10 N_HI (cm^-2) from which an absorber is a DLA."""
+LYA_REST_ANGSTROM = LYA_REST
 
 ABSORBERS_HDU = "ABSORBERS"
 SIGHTLINES_HDU = "SIGHTLINES"

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from dla_cnn.constants import C_KMS, LYA_REST, LYB_REST, LYMAN_LIMIT_REST  # noqa: F401 - re-exported
+
 DLOGLAM = 1e-4
 """Pixel size in log10(lambda)."""
-C_KMS = 299792.458
 PIXEL_KMS = C_KMS * np.log(10.0) * DLOGLAM  # 69.03 km/s
-
-LYA_REST = 1215.6701
-LYB_REST = 1025.7223
-LYMAN_LIMIT_REST = 911.76
 
 WINDOW_REST_MIN = 900.0
 WINDOW_REST_MAX = 1346.0

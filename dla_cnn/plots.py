@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dla_cnn import grid  # noqa: E402
+from dla_cnn.constants import DLA_MIN_LOG_NHI  # noqa: E402
 from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau  # noqa: E402
 
 
@@ -115,7 +116,7 @@ def plot_catalog_summary(absorbers, sightlines, path: str | Path) -> Path:
         axes[0, 0].hist(nhi[sel], bins=np.arange(19.0, 22.81, 0.1), color=colour, alpha=0.7, label=f"{t} ({sel.sum()})")
         axes[0, 1].hist(zabs[sel], bins=30, color=colour, alpha=0.7, label=t)
         axes[1, 0].hist(conf[sel], bins=np.linspace(0, 1, 21), color=colour, alpha=0.7, label=t)
-    axes[0, 0].axvline(20.3, color="k", ls=":")
+    axes[0, 0].axvline(DLA_MIN_LOG_NHI, color="k", ls=":")
     axes[0, 0].set_xlabel("log N_HI [cm^-2]")
     axes[0, 1].set_xlabel("z_abs")
     axes[1, 0].set_xlabel("confidence")

@@ -49,6 +49,7 @@ from astropy.stats import binom_conf_interval
 from astropy.table import MaskedColumn, Table
 
 from dla_cnn.catalog import format_sightline_id, parse_sightline_id, read_catalog
+from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.exceptions import ConfigError
 
 __all__ = [
@@ -717,7 +718,7 @@ def vet(
     catalog_sightlines: Table,
     truth: Table,
     dz: float = 0.015,
-    dla_min: float = 20.3,
+    dla_min: float = DLA_MIN_LOG_NHI,
     purity_min: float = 20.0,
     *,
     subdla_min: float = 19.0,

@@ -25,9 +25,9 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.special import wofz
 
 from dla_cnn import grid
+from dla_cnn.constants import C_CMS, C_KMS
 from dla_cnn.physics.lyman import LymanSeries, lyman_series
 
-C_CMS = 2.99792458e10
 SIGMA0 = 0.02654  # pi e^2 / (m_e c), cm^2 s^-1
 LYMAN_LIMIT_SIGMA = 6.30e-18  # cm^2 at the limit
 U_EXACT = 25.0
@@ -104,7 +104,7 @@ def voigt_tau(
             tau0 = column * SIGMA0 * f / (np.sqrt(np.pi) * dnu_d)
             # evaluate only where the line can reach tau > TAU_NEGLIGIBLE (core or damping wing)
             u_max = max(U_EXACT, np.sqrt(tau0 * a / (np.sqrt(np.pi) * TAU_NEGLIGIBLE)))
-            sel = _window(wave, w0 * (1.0 + zz), u_max * bb / 299792.458, sorted_wave)
+            sel = _window(wave, w0 * (1.0 + zz), u_max * bb / C_KMS, sorted_wave)
             u = (nu[sel] - nu0) / dnu_d
             tau[sel] += tau0 * voigt_profile_h(a, u)
         if lyman_limit:

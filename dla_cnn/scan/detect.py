@@ -33,9 +33,9 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from dla_cnn import grid
+from dla_cnn.constants import DLA_MIN_LOG_NHI  # noqa: F401 - also importable from here
 
 N_VOTERS_PERFECT = 121.0
-DLA_MIN_LOG_NHI = 20.3
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dla_cnn.absorber.crops import extended_view
+from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.exceptions import SightlineError
 from dla_cnn.scan.detect import Calibration, DetectConfig, Detection, detect_absorbers, vote_histogram
 from dla_cnn.sightline import Sightline
@@ -215,9 +216,10 @@ class Scanner:
             p = self.stage.cfg.proposal
             thresholds = {"finder": "two-stage", "min_confidence": self.min_confidence, "proposal_p_vote": p.p_vote,
                           "proposal_min_votes": p.min_votes, "merge_px": self.stage.cfg.merge_px,
-                          "dla_min_log_nhi": 20.3}
+                          "dla_min_log_nhi": DLA_MIN_LOG_NHI}
         else:
             thresholds = {"finder": "one-stage", "min_confidence": self.min_confidence, "p_vote": d.p_vote,
-                          "min_votes": d.min_votes, "min_separation": d.min_separation, "dla_min_log_nhi": 20.3}
+                          "min_votes": d.min_votes, "min_separation": d.min_separation,
+                          "dla_min_log_nhi": DLA_MIN_LOG_NHI}
         return {"model_name": self.model_name, "model_sha256": self.model_sha256, "command": command,
                 "stage2_sha256": self.stage.sha256 if self.stage is not None else None, "thresholds": thresholds}

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-C_KMS = 299792.458
+from dla_cnn.constants import C_KMS, FWHM_TO_SIGMA
+
 
 # BAL ions: name, rest wavelength (A) of the absorbing transition (oscillator-strength weighted
 # mean of the doublets), tau relative to C IV drawn from bal_ion_tau_scale (C IV: 1).
@@ -102,8 +103,8 @@ def quasar_continuum(
     cont[blue] = (lam_b / 1450.0) ** alpha * (rest[blue] / lam_b) ** alpha_blue
     lines = np.zeros_like(rest)
     for _name, lam0, ew, ew_dex, fwhm in EMISSION_LINES:
-        centre = lam0 * (1.0 + rng.normal(0.0, cfg.line_shift_sigma_kms) / 299792.458)
-        sigma = centre * fwhm * 10.0 ** rng.normal(0.0, cfg.fwhm_scatter_dex) / 299792.458 / 2.3548
+        centre = lam0 * (1.0 + rng.normal(0.0, cfg.line_shift_sigma_kms) / C_KMS)
+        sigma = centre * fwhm * 10.0 ** rng.normal(0.0, cfg.fwhm_scatter_dex) / C_KMS * FWHM_TO_SIGMA
         if abs(rest[0] - centre) > 8 * sigma + (rest[-1] - rest[0]) and not (rest[0] <= centre <= rest[-1]):
             continue
         amp = cfg.line_ew_scale * ew * 10.0 ** rng.normal(0.0, ew_dex) / (np.sqrt(2 * np.pi) * sigma)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dla_cnn import grid
+from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.forest import ForestConfig, draw_forest, draw_thick_absorbers, forest_tau, lyman_continuum_tau
@@ -62,7 +63,7 @@ def draw_z_qso(rng: np.random.Generator, n: int, cfg: SimulatorConfig = Simulato
     return out[:n]
 
 
-def draw_dla_log_nhi(rng: np.random.Generator, n: int, lo: float = 20.3, hi: float = 22.5) -> np.ndarray:
+def draw_dla_log_nhi(rng: np.random.Generator, n: int, lo: float = DLA_MIN_LOG_NHI, hi: float = 22.5) -> np.ndarray:
     """log N_HI from the DLA f(N) gamma function (alpha = -1.8, log N_gamma = 21.48)."""
     x = np.linspace(lo, hi, 2001)
     n_col = 10.0 ** (x - 21.48)

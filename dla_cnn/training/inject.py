@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dla_cnn import grid
+from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.sightlines import draw_dla_log_nhi
@@ -78,8 +79,8 @@ def draw_injections(
                 break
     z = 10.0 ** (np.array(pos) * grid.DLOGLAM) - 1.0
     if cfg.log_nhi_distribution == "realistic":
-        log_n = np.where(rng.random(z.size) < 0.5, rng.uniform(cfg.log_nhi_min, 20.3, z.size),
-                         draw_dla_log_nhi(rng, z.size, 20.3, cfg.log_nhi_max))
+        log_n = np.where(rng.random(z.size) < 0.5, rng.uniform(cfg.log_nhi_min, DLA_MIN_LOG_NHI, z.size),
+                         draw_dla_log_nhi(rng, z.size, DLA_MIN_LOG_NHI, cfg.log_nhi_max))
     else:
         log_n = rng.uniform(cfg.log_nhi_min, cfg.log_nhi_max, z.size)
     b = rng.uniform(*cfg.b_range_kms, z.size)
