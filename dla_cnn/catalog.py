@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,6 +66,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Column, MaskedColumn, Table
 
+from dla_cnn.atomic import atomic_path
 from dla_cnn.constants import DLA_MIN_LOG_NHI, LYA_REST
 from dla_cnn.exceptions import ConfigError
 
@@ -581,15 +581,8 @@ def _table_hdu(table: Table, name: str, meta: Mapping[str, Any]) -> fits.BinTabl
 
 def _atomic_write(target: Path, writer) -> None:
     """Let ``writer`` create a hidden temporary file next to ``target``, then rename it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp"))
-    try:
-        writer(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(target) as tmp:
+        writer(str(tmp))
 
 
 def ecsv_paths(path: str | os.PathLike) -> tuple[Path, Path]:

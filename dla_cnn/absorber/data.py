@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dla_cnn.atomic import atomic_path
 from dla_cnn import grid
 from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, extended_view
 from dla_cnn.absorber.model import REAL_MIN_LOG_NHI, REAL_RADIUS_PX
@@ -184,11 +185,9 @@ def build_crop_set(cfg: CropSetConfig, stage1, out: str | Path, workers: int = 1
         parts.append(c), labels.append(y)
     crops = concat_crops(parts)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, lya=crops["lya"].astype(np.float16), lyb=crops["lyb"].astype(np.float16),
-             ll=crops["ll"].astype(np.float16), scalars=crops["scalars"], labels=np.concatenate(labels))
-    tmp.replace(out)
+    with atomic_path(out, ".npz") as tmp:
+        np.savez(tmp, lya=crops["lya"].astype(np.float16), lyb=crops["lyb"].astype(np.float16),
+                 ll=crops["ll"].astype(np.float16), scalars=crops["scalars"], labels=np.concatenate(labels))
     return out
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
+from dla_cnn.atomic import atomic_path
 from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, StageConfig
 from dla_cnn.exceptions import AssetError, describe
 
@@ -79,7 +80,6 @@ def save_two_stage(stage1_path: str | Path, out_path: str | Path, absorber_model
     Path
         ``out_path``.
     """
-    import os
     import shutil
     from dataclasses import asdict
 
@@ -91,15 +91,13 @@ def save_two_stage(stage1_path: str | Path, out_path: str | Path, absorber_model
     card = read_card(stage1_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if stage1_path.resolve() != out_path.resolve():
-        tmp = out_path.with_name(f".{out_path.name}.tmp")
-        shutil.copyfile(stage1_path, tmp)
-        os.replace(tmp, out_path)
+        with atomic_path(out_path, ".keras") as tmp:
+            shutil.copyfile(stage1_path, tmp)
     stem = out_path.name[:-len(".keras")] if out_path.name.endswith(".keras") else out_path.stem
     abs_path = out_path.with_name(f"{stem}_absorber.keras")
-    tmp = abs_path.with_name(f".{stem}_absorber.tmp.keras")
     to_save = inference_copy(absorber_model) if getattr(absorber_model, "optimizer", None) is not None else absorber_model
-    to_save.save(tmp)
-    os.replace(tmp, abs_path)
+    with atomic_path(abs_path, ".keras") as tmp:
+        to_save.save(tmp)
     cfg_dict = asdict(stage_cfg)
     cfg_dict.pop("proposal", None)
     card["stage2"] = {

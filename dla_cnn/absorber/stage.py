@@ -123,8 +123,6 @@ _BUCKETS = (16, 64, 256, 512)
 
 
 def _predict(model, crops: dict[str, np.ndarray], batch_size: int = 512) -> dict[str, np.ndarray]:
-    from dla_cnn.model.predict import predict_raw
-
     inputs = [crops[k] for k in ("lya", "lyb", "ll", "scalars")]
     n = len(inputs[0])
     if n == 0:

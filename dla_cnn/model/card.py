@@ -16,11 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
 from pathlib import Path
 
 import keras
 
+from dla_cnn.atomic import atomic_path, write_text_atomic
 from dla_cnn import __version__
 from dla_cnn.assets import sha256_of
 from dla_cnn.exceptions import AssetError, ConfigError, describe
@@ -63,11 +63,9 @@ def save_model(model: keras.Model, path: str | Path, card: dict) -> Path:
     preset = card.setdefault("preset", model.name)
     if preset not in PRESETS:
         raise ConfigError(f"{path}: the card names no known preset ({preset!r}; choose from {', '.join(PRESETS)})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
     to_save = inference_copy(model) if getattr(model, "optimizer", None) is not None else model
-    to_save.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, ".keras") as tmp:
+        to_save.save(tmp)
     card.setdefault("name", path.stem)
     card.setdefault("calibration", {})
     card.setdefault("output_convention", OUTPUT_CONVENTION)
@@ -96,11 +94,8 @@ def write_card(model_path: str | Path, card: dict) -> Path:
 
     NaN and infinite numbers are written as ``null`` so the card is strict JSON.
     """
-    cp = card_path(model_path)
-    tmp = cp.with_name(f".{cp.name}.tmp")
-    tmp.write_text(json.dumps(_plain(card), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
-    os.replace(tmp, cp)
-    return cp
+    return write_text_atomic(card_path(model_path),
+                             json.dumps(_plain(card), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
 
 
 def read_card(model_path: str | Path) -> dict:

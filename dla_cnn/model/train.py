@@ -44,6 +44,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from dla_cnn.atomic import atomic_path, write_text_atomic
 from dla_cnn.assets import sha256_of
 from dla_cnn.exceptions import AssetError, ConfigError, describe
 from dla_cnn.model.card import save_model
@@ -105,9 +106,8 @@ def hardware() -> dict:
 
 
 def _save_weights(path: Path, weights: list[np.ndarray]) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, *weights)
-    os.replace(tmp, path)
+    with atomic_path(path, ".npz") as tmp:
+        np.savez(tmp, *weights)
 
 
 def _load_weights(path: Path) -> list[np.ndarray]:
@@ -165,18 +165,15 @@ class _RunState(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._close_train_time()
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        tmp = self.files["ckpt"].with_name(f".{self.files['ckpt'].name}.tmp.keras")
-        self.model.save(tmp)
-        os.replace(tmp, self.files["ckpt"])
+        with atomic_path(self.files["ckpt"], ".keras") as tmp:
+            self.model.save(tmp)
         if self.stopper.best_epoch == epoch and self.stopper.best_weights is not None:
             _save_weights(self.files["best"], self.stopper.best_weights)
         best = self.stopper.best
         self.state.update(epoch=epoch + 1, best=None if best is None else float(best),
                           best_epoch=int(self.stopper.best_epoch), wait=int(self.stopper.wait),
                           stopped=bool(self.model.stop_training), logs=logs)
-        tmp = self.files["state"].with_name(f".{self.files['state'].name}.tmp")
-        tmp.write_text(json.dumps(self.state, indent=1) + "\n")
-        os.replace(tmp, self.files["state"])
+        write_text_atomic(self.files["state"], json.dumps(self.state, indent=1) + "\n")
         self.log(f"epoch {epoch + 1}: loss {logs.get('loss', np.nan):.4f}, val_loss {logs.get('val_loss', np.nan):.4f}, "
                  f"val pixel accuracy {logs.get('val_pixel_accuracy', np.nan):.4f}, "
                  f"val offset RMSE {logs.get('val_offset_rmse_px', np.nan):.2f} px, "

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dla_cnn.atomic import write_text_atomic
 from dla_cnn.exceptions import ConfigError, SightlineError
 from dla_cnn.scan.detect import DetectConfig
 from dla_cnn.scan.pipeline import Prepared, Scanner, error_row, prepare
@@ -128,12 +128,7 @@ def process_shard(tasks: list[Task], model_path: str, detect_json: str, batch_si
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, allow_nan=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, allow_nan=True))
 
 
 def build_catalog(

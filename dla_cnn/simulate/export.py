@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dla_cnn.simulate.noise import NoiseConfig
 from dla_cnn.simulate.sightlines import SimulatorConfig, simulate_sightline
 
 TRUTH_NAME = "truth.ecsv"

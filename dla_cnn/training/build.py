@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dla_cnn import __version__, grid
+from dla_cnn.atomic import atomic_path
+from dla_cnn import grid
 from dla_cnn.exceptions import ConfigError, SightlineError
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.sightlines import SimulatorConfig, draw_z_qso, simulate_host
@@ -231,25 +232,24 @@ def build_training_set(
         tasks.append((cfg, chunk, start, min(cfg.chunk_rows, cfg.n_sightlines - start), host_tuple))
     attrs = {"config": cfg.to_dict(), "seed": cfg.seed, "command": command, "source": cfg.source}
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    done = 0
-    with TrainingSetWriter(tmp, attrs) as writer:
-        if workers <= 1:
-            results = map(_run_chunk, tasks)
-            for rows in results:
-                writer.append(rows)
-                done += len(rows["z_qso"])
-                if progress:
-                    progress(done)
-        else:
-            ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
-            with ctx.Pool(workers) as pool:
-                for rows in pool.imap(_run_chunk, tasks, chunksize=1):
+    with atomic_path(out, ".h5") as tmp:
+        done = 0
+        with TrainingSetWriter(tmp, attrs) as writer:
+            if workers <= 1:
+                results = map(_run_chunk, tasks)
+                for rows in results:
                     writer.append(rows)
                     done += len(rows["z_qso"])
                     if progress:
                         progress(done)
-    os.replace(tmp, out)
+            else:
+                ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
+                with ctx.Pool(workers) as pool:
+                    for rows in pool.imap(_run_chunk, tasks, chunksize=1):
+                        writer.append(rows)
+                        done += len(rows["z_qso"])
+                        if progress:
+                            progress(done)
     return out
 
 
