@@ -45,11 +45,6 @@ def window_start_index(z_qso: float) -> int:
     return int(np.rint(np.log10(WINDOW_REST_MIN * (1.0 + z_qso)) / DLOGLAM))
 
 
-def window_loglam(z_qso: float) -> np.ndarray:
-    """log10 observed wavelengths of the 1748 window pixels."""
-    return (window_start_index(z_qso) + np.arange(N_WINDOW)) * DLOGLAM
-
-
 def search_z_range(z_qso: float, lambda_min_obs: float) -> tuple[float, float]:
     """Absorber redshift range searched along a sightline.
 

@@ -216,15 +216,22 @@ class Sightline:
                 return float(np.median(self.flux[sl][sel] * np.sqrt(self.ivar[sl][sel])))
         return 0.0
 
-    def window(self) -> WindowInputs:
-        """Normalised flux and error on the 1748-pixel search window."""
-        start = grid.window_start_index(self.z_qso)
-        flux = np.zeros(grid.N_WINDOW)
-        sigma = np.full(grid.N_WINDOW, np.inf)
-        valid = np.zeros(grid.N_WINDOW, dtype=bool)
-        # overlap between the window and the data
+    def normalised(self, start: int, npix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Normalised flux, its 1-sigma error and validity on grid pixels ``start .. start+npix-1``.
+
+        Flux and error are divided by :meth:`norm_flux`; pixels without data (outside the
+        spectrum, ivar = 0 or masked) have flux 0, error ``inf`` and ``valid`` False.
+
+        Returns
+        -------
+        flux, sigma, valid : ndarray (npix,)
+        norm : float
+        """
+        flux = np.zeros(npix)
+        sigma = np.full(npix, np.inf)
+        valid = np.zeros(npix, dtype=bool)
         off = start - self.start_index
-        w0, w1 = max(0, -off), min(grid.N_WINDOW, self.npix - off)
+        w0, w1 = max(0, -off), min(npix, self.npix - off)
         norm = self.norm_flux()
         if w1 > w0:
             d = slice(w0 + off, w1 + off)
@@ -233,4 +240,10 @@ class Sightline:
             flux[w0:w1] = np.where(good, self.flux[d] / norm, 0.0)
             with np.errstate(divide="ignore"):
                 sigma[w0:w1] = np.where(good, 1.0 / np.sqrt(np.where(good, self.ivar[d], 1.0)) / norm, np.inf)
+        return flux, sigma, valid, norm
+
+    def window(self) -> WindowInputs:
+        """Normalised flux and error on the 1748-pixel search window."""
+        start = grid.window_start_index(self.z_qso)
+        flux, sigma, valid, norm = self.normalised(start, grid.N_WINDOW)
         return WindowInputs(start_index=start, flux=flux, sigma=sigma, valid=valid, norm=norm)

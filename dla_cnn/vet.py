@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.stats import binom_conf_interval
+from astropy.stats import binom_conf_interval, mad_std
 from astropy.table import MaskedColumn, Table
 
 from dla_cnn.catalog import format_sightline_id, parse_sightline_id, read_catalog
@@ -54,7 +54,6 @@ from dla_cnn.exceptions import ConfigError
 
 __all__ = [
     "CONFUSION_LABELS",
-    "MAD_TO_SIGMA",
     "NHI_BINS",
     "RELIABILITY_BINS",
     "RELIABILITY_LEVEL",
@@ -79,8 +78,6 @@ SNR_BINS: tuple[float, ...] = (0.0, 2.0, 4.0, 7.0, 12.0, math.inf)
 NHI_BINS: tuple[float, ...] = (19.0, 19.5, 20.3, 20.6, 21.0, 21.5, 23.0)
 """Default log10 N_HI (cm^-2) bin edges, bins are ``[lo, hi)``."""
 
-MAD_TO_SIGMA = 1.4826
-"""Factor from the median absolute deviation to a Gaussian sigma."""
 
 RELIABILITY_BINS = 10
 """Default number of equal-width confidence bins of the reliability diagram."""
@@ -407,7 +404,7 @@ def _stats(values: np.ndarray) -> dict[str, float]:
         "mean": float(np.mean(v)),
         "median": med,
         "std": float(np.std(v)),
-        "mad_std": MAD_TO_SIGMA * float(np.median(np.abs(v - med))),
+        "mad_std": float(mad_std(v)),
     }
 
 

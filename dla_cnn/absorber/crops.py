@@ -66,19 +66,7 @@ class ExtendedView:
 def extended_view(sightline: Sightline) -> ExtendedView:
     """The extended view of a validated sightline (normalised as its search window)."""
     start = grid.window_start_index(sightline.z_qso) - EXT_BLUE
-    norm = sightline.norm_flux()
-    flux = np.zeros(N_EXT)
-    sigma = np.full(N_EXT, np.inf)
-    valid = np.zeros(N_EXT, dtype=bool)
-    off = start - sightline.start_index
-    w0, w1 = max(0, -off), min(N_EXT, sightline.npix - off)
-    if w1 > w0:
-        d = slice(w0 + off, w1 + off)
-        good = sightline.good[d]
-        valid[w0:w1] = good
-        flux[w0:w1] = np.where(good, sightline.flux[d] / norm, 0.0)
-        with np.errstate(divide="ignore"):
-            sigma[w0:w1] = np.where(good, 1.0 / np.sqrt(np.where(good, sightline.ivar[d], 1.0)) / norm, np.inf)
+    flux, sigma, valid, _ = sightline.normalised(start, N_EXT)
     return ExtendedView(window_channels(flux, sigma, valid), start + EXT_BLUE, float(sightline.z_qso),
                         float(sightline.snr()))
 

@@ -10,7 +10,6 @@ written as they arrive: memory does not grow with the number of sightlines.
 from __future__ import annotations
 
 import dataclasses
-import json
 import multiprocessing as mp
 import os
 from collections.abc import Callable
@@ -251,8 +250,3 @@ def build_training_set(
                         if progress:
                             progress(done)
     return out
-
-
-def config_json(cfg: BuildConfig) -> str:
-    """The recipe as indented JSON (what ``training_sets/*.json`` hold)."""
-    return json.dumps(cfg.to_dict(), indent=2, sort_keys=True)
