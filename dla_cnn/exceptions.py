@@ -20,6 +20,12 @@ def describe(err: BaseException, limit: int = 200) -> str:
     return f"{type(err).__name__}: {' '.join(str(err).split())[:limit]}"
 
 
+DATA_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError, KeyError, IndexError, UnicodeError)
+"""What third-party readers raise on a corrupt or unexpected file.  In a batch these become a
+per-sightline ``error`` row; anything else (``TypeError``, ``AttributeError``, ...) is a bug in
+dla-cnn and stops the run rather than hiding as a bad spectrum."""
+
+
 class DlaCnnError(Exception):
     """Base class of every error raised on purpose by dla-cnn."""
 

@@ -175,3 +175,23 @@ def test_dask_localcluster_catalog_equals_local(spectra, tmp_path):
                 np.testing.assert_allclose(a[c], b[c], rtol=1e-5, equal_nan=True)
             else:
                 assert list(a[c]) == list(b[c])
+
+
+def test_a_bug_in_a_reader_stops_the_run_but_a_corrupt_file_is_one_error_row(tmp_path, monkeypatch):
+    import dla_cnn.io as io_pkg
+    from dla_cnn.scan.builder import Task, prepare_task
+
+    task = Task(file=str(tmp_path / "spec-0001-50000-0001.fits"), sightline_id="0001-50000-0001")
+
+    def corrupt(*a, **k):
+        raise OSError("truncated file")
+
+    def bug(*a, **k):
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr(io_pkg, "read_spectrum", corrupt)
+    rows = prepare_task(task)
+    assert rows[0].row["status"] == "error" and "OSError" in rows[0].row["message"]
+    monkeypatch.setattr(io_pkg, "read_spectrum", bug)
+    with pytest.raises(TypeError):
+        prepare_task(task)

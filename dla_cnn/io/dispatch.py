@@ -30,7 +30,9 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from dla_cnn.exceptions import ConfigError, RunError, SightlineError, SpectrumReadError, UnknownFormatError
+from dla_cnn.exceptions import (
+    DATA_ERRORS, ConfigError, RunError, SightlineError, SpectrumReadError, UnknownFormatError,
+)
 from dla_cnn.io._common import READ_ERRORS, RedshiftArg, as_int, one_line, open_fits
 from dla_cnn.io.boss import read_boss_hdul
 from dla_cnn.io.desi import desi_cameras, iter_desi_hdul
@@ -343,7 +345,7 @@ def iter_spectra(
                 break
             except RunError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a batch must go on past any one file
+            except DATA_ERRORS as exc:  # a batch goes on past any one unreadable file
                 yield SpectrumReadError(path, f"unexpected {type(exc).__name__}: {one_line(exc)}")
                 break
             yield item

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dla_cnn.atomic import write_text_atomic
-from dla_cnn.exceptions import ConfigError, SightlineError
+from dla_cnn.exceptions import DATA_ERRORS, ConfigError, SightlineError, describe
 from dla_cnn.scan.detect import DetectConfig
 from dla_cnn.scan.pipeline import Prepared, Scanner, error_row, prepare
 
@@ -98,8 +98,8 @@ def prepare_task(task: Task) -> list[Prepared]:
         sightlines = read_spectrum(task.file, z_qso=task.z_qso, engine="astropy")
     except SightlineError as err:
         return [Prepared(error_row(err, task.sightline_id, **ids))]
-    except Exception as err:  # an unforeseen problem in one file must not stop the run
-        wrapped = SightlineError(task.file, f"unexpected {type(err).__name__}: {err}")
+    except DATA_ERRORS as err:  # an unreadable file must not stop the run (a bug in dla-cnn does)
+        wrapped = SightlineError(task.file, f"unexpected {type(err).__name__}: {describe(err)}")
         return [Prepared(error_row(wrapped, task.sightline_id, **ids))]
     out = []
     for sl in sightlines:
