@@ -68,7 +68,7 @@ from astropy.table import Column, MaskedColumn, Table
 
 from dla_cnn.atomic import atomic_path
 from dla_cnn.constants import DLA_MIN_LOG_NHI, LYA_REST
-from dla_cnn.exceptions import ConfigError
+from dla_cnn.exceptions import ConfigError, describe
 
 __all__ = [
     "ABSORBER_COLUMNS",
@@ -731,8 +731,7 @@ def _read_fits(path: Path) -> tuple[Table, Table, dict[str, Any]]:
     except ConfigError:
         raise
     except Exception as err:  # corrupt or truncated file
-        msg = " ".join(str(err).split())
-        raise ConfigError(f"{path}: cannot read catalog: {type(err).__name__}: {msg}") from None
+        raise ConfigError(f"{path}: cannot read catalog: {describe(err)}") from None
     return tables[0], tables[1], meta
 
 
@@ -740,8 +739,7 @@ def _read_ecsv(path: Path, name: str) -> tuple[Table, dict[str, Any]]:
     try:
         table = Table.read(path, format="ascii.ecsv")
     except Exception as err:
-        msg = " ".join(str(err).split())
-        raise ConfigError(f"{path}: cannot read catalog: {type(err).__name__}: {msg}") from None
+        raise ConfigError(f"{path}: cannot read catalog: {describe(err)}") from None
     meta = dict(table.meta)
     kind = meta.pop("dlacnn_catalog", None)
     if kind is not None and kind != name:

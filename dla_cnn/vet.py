@@ -50,7 +50,7 @@ from astropy.table import MaskedColumn, Table
 
 from dla_cnn.catalog import format_sightline_id, parse_sightline_id, read_catalog
 from dla_cnn.constants import DLA_MIN_LOG_NHI
-from dla_cnn.exceptions import ConfigError
+from dla_cnn.exceptions import ConfigError, describe
 
 __all__ = [
     "CONFUSION_LABELS",
@@ -334,8 +334,7 @@ def read_truth(
     try:
         table = Table.read(path, **kwargs)
     except Exception as err:
-        msg = " ".join(str(err).split())
-        raise ConfigError(f"{path}: cannot read truth table: {type(err).__name__}: {msg}") from None
+        raise ConfigError(f"{path}: cannot read truth table: {describe(err)}") from None
     try:
         return normalise_truth(table, kind=kind, min_confidence=min_confidence)
     except ConfigError as err:

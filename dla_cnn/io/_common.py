@@ -11,12 +11,7 @@ from typing import Any, Union
 import numpy as np
 from astropy.io import fits
 
-from dla_cnn.exceptions import (
-    InvalidSpectrumError,
-    MissingRedshiftError,
-    SightlineError,
-    SpectrumReadError,
-)
+from dla_cnn.exceptions import InvalidSpectrumError, MissingRedshiftError, SightlineError, SpectrumReadError, describe
 from dla_cnn.io.rebin import rebin_to_sdss_grid
 from dla_cnn.sightline import Sightline
 
@@ -27,12 +22,6 @@ RedshiftArg = Union[float, Mapping[Any, float], None]
 """A caller-supplied redshift: one number, or a mapping from sightline key to z."""
 
 _CORRUPT_HINTS = ("truncated", "Error validating header", "Unexpected bytes trailing")
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one short line."""
-    text = " ".join(str(exc).split())
-    return text[:200] if text else type(exc).__name__
 
 
 def sightline_id_from(plate: int, mjd: int, fiber: int) -> str:
@@ -57,12 +46,12 @@ def open_fits(path: str | Path) -> Iterator[fits.HDUList]:
         try:
             hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
         except READ_ERRORS as exc:
-            raise SpectrumReadError(path, f"not a readable FITS file ({one_line(exc)})") from None
+            raise SpectrumReadError(path, f"not a readable FITS file ({describe(exc)})") from None
     try:
         for w in caught:
             msg = str(w.message)
             if any(h in msg for h in _CORRUPT_HINTS):
-                raise SpectrumReadError(path, f"truncated or corrupt FITS file ({one_line(msg)})")
+                raise SpectrumReadError(path, f"truncated or corrupt FITS file ({' '.join(msg.split())[:200]})")
         yield hdul
     finally:
         hdul.close()
@@ -85,7 +74,7 @@ def hdu_data(hdul: fits.HDUList, key: int | str, path: str) -> Any:
     try:
         data = hdul[idx].data
     except READ_ERRORS as exc:
-        raise SpectrumReadError(path, f"HDU {key} is unreadable ({one_line(exc)})") from None
+        raise SpectrumReadError(path, f"HDU {key} is unreadable ({describe(exc)})") from None
     if data is None:
         raise SpectrumReadError(path, f"HDU {key} holds no data")
     return data
@@ -111,7 +100,7 @@ def require_column(data: Any, candidates: tuple[str, ...], path: str, where: str
     try:
         return np.asarray(data[name])
     except READ_ERRORS as exc:
-        raise SpectrumReadError(path, f"column {name} of {where} is unreadable ({one_line(exc)})") from None
+        raise SpectrumReadError(path, f"column {name} of {where} is unreadable ({describe(exc)})") from None
 
 
 def header_value(headers: Iterable[Mapping], keys: Iterable[str], default: Any = None) -> Any:
@@ -229,7 +218,7 @@ def build_sightline(
     try:
         start, f, iv, m = rebin_to_sdss_grid(wavelength, flux, ivar, mask)
     except ValueError as exc:
-        raise InvalidSpectrumError(source, f"bad wavelength array ({one_line(exc)})") from None
+        raise InvalidSpectrumError(source, f"bad wavelength array ({describe(exc)})") from None
     sl = Sightline(start_index=start, flux=f, ivar=iv, mask=m, **fields)
     try:
         return sl.validate()

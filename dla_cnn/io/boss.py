@@ -20,7 +20,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from dla_cnn import __version__, grid
-from dla_cnn.exceptions import SpectrumReadError
+from dla_cnn.exceptions import SpectrumReadError, describe
 from dla_cnn.io._common import (
     READ_ERRORS,
     RedshiftArg,
@@ -30,7 +30,6 @@ from dla_cnn.io._common import (
     header_value,
     hdu_data,
     hdu_index,
-    one_line,
     open_fits,
     require_column,
     resolve_redshift,
@@ -132,7 +131,7 @@ def read_boss_hdul(
                 warnings.simplefilter("ignore", u.UnitsWarning)
                 spec = Spectrum.read(hduin, format=SPECUTILS_FORMAT)
         except READ_ERRORS as exc:
-            raise SpectrumReadError(path, f"specutils cannot read the spectrum ({one_line(exc)})") from None
+            raise SpectrumReadError(path, f"specutils cannot read the spectrum ({describe(exc)})") from None
         wave = spec.spectral_axis.to_value(u.AA)
         flux = np.asarray(spec.flux.value, dtype=np.float64)
         if spec.flux.unit.is_equivalent(SDSS_FLUX_UNIT):

@@ -17,7 +17,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from dla_cnn.exceptions import InvalidSpectrumError, MissingRedshiftError, SightlineError, SpectrumReadError
+from dla_cnn.exceptions import InvalidSpectrumError, MissingRedshiftError, SightlineError, SpectrumReadError, describe
 from dla_cnn.io._common import (
     RedshiftArg,
     as_float,
@@ -25,7 +25,6 @@ from dla_cnn.io._common import (
     hdu_data,
     hdu_index,
     lookup,
-    one_line,
     open_fits,
     require_column,
     resolve_redshift,
@@ -117,7 +116,7 @@ def iter_desi_hdul(
         try:
             pieces.append(rebin_to_sdss_grid(wave, flux, ivar, mask))
         except ValueError as exc:
-            raise InvalidSpectrumError(path, f"bad {cam}_WAVELENGTH ({one_line(exc)})") from None
+            raise InvalidSpectrumError(path, f"bad {cam}_WAVELENGTH ({describe(exc)})") from None
     start, flux_m, ivar_m, mask_m = coadd_on_grid(pieces) if present else (0, None, None, None)
 
     for t, r in zip(wanted, rows):

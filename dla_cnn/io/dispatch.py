@@ -31,9 +31,9 @@ from astropy.io import fits
 from astropy.table import Table
 
 from dla_cnn.exceptions import (
-    DATA_ERRORS, ConfigError, RunError, SightlineError, SpectrumReadError, UnknownFormatError,
+    DATA_ERRORS, ConfigError, RunError, SightlineError, SpectrumReadError, UnknownFormatError, describe,
 )
-from dla_cnn.io._common import READ_ERRORS, RedshiftArg, as_int, one_line, open_fits
+from dla_cnn.io._common import READ_ERRORS, RedshiftArg, as_int, open_fits
 from dla_cnn.io.boss import read_boss_hdul
 from dla_cnn.io.desi import desi_cameras, iter_desi_hdul
 from dla_cnn.io.qsocat import as_redshift_map
@@ -108,7 +108,7 @@ def _head(path: str) -> bytes:
             with gzip.open(path, "rb") as fh:
                 head = fh.read(_SNIFF_BYTES)
     except (OSError, EOFError) as exc:
-        raise SpectrumReadError(path, f"cannot read the file ({one_line(exc)})") from None
+        raise SpectrumReadError(path, f"cannot read the file ({describe(exc)})") from None
     return head
 
 
@@ -158,7 +158,7 @@ def _non_fits_kind(path: str, head: bytes) -> str:
             with np.load(path, allow_pickle=False) as data:
                 keys = list(data.files)
         except (zipfile.BadZipFile, *READ_ERRORS) as exc:
-            raise SpectrumReadError(path, f"zip archive that is not a readable .npz ({one_line(exc)})") from None
+            raise SpectrumReadError(path, f"zip archive that is not a readable .npz ({describe(exc)})") from None
         if is_spectrum_table(keys):
             return "npz"
         raise UnknownFormatError(path, ".npz archive without flux and wavelength/loglam arrays "
@@ -346,6 +346,6 @@ def iter_spectra(
             except RunError:
                 raise
             except DATA_ERRORS as exc:  # a batch goes on past any one unreadable file
-                yield SpectrumReadError(path, f"unexpected {type(exc).__name__}: {one_line(exc)}")
+                yield SpectrumReadError(path, f"unexpected {describe(exc)}")
                 break
             yield item

@@ -14,8 +14,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from dla_cnn.exceptions import ConfigError
-from dla_cnn.io._common import READ_ERRORS, find_name, one_line, sightline_id_from
+from dla_cnn.exceptions import ConfigError, describe
+from dla_cnn.io._common import READ_ERRORS, find_name, sightline_id_from
 
 Z_COLUMNS = ("z_qso", "Z", "Z_VI", "Z_PIPE", "Z_QSO", "REDSHIFT")
 """Redshift columns, in order of preference; per row the first valid (> 0) value wins."""
@@ -142,7 +142,7 @@ def read_quasar_catalog(path: str | Path | Table, hdu: int | str | None = None) 
         else:
             table = Table.read(path)
     except READ_ERRORS as exc:
-        raise ConfigError(f"{path}: cannot read quasar catalog ({one_line(exc)})") from None
+        raise ConfigError(f"{path}: cannot read quasar catalog ({describe(exc)})") from None
     return normalize_quasar_catalog(table, source=path)
 
 

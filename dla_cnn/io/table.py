@@ -20,7 +20,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from dla_cnn.exceptions import SpectrumReadError, UnknownFormatError
+from dla_cnn.exceptions import SpectrumReadError, UnknownFormatError, describe
 from dla_cnn.io._common import (
     READ_ERRORS,
     RedshiftArg,
@@ -29,7 +29,6 @@ from dla_cnn.io._common import (
     build_sightline,
     find_name,
     header_value,
-    one_line,
     open_fits,
     resolve_redshift,
     sightline_id_from,
@@ -70,7 +69,7 @@ def _load_npz(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         with np.load(path, allow_pickle=False) as data:
             items = {k: np.asarray(data[k]) for k in data.files}
     except (zipfile.BadZipFile, *READ_ERRORS) as exc:
-        raise SpectrumReadError(path, f"not a readable .npz file ({one_line(exc)})") from None
+        raise SpectrumReadError(path, f"not a readable .npz file ({describe(exc)})") from None
     cols = {k: v for k, v in items.items() if v.ndim >= 1}
     meta = {k: v.item() for k, v in items.items() if v.ndim == 0}
     return cols, meta
@@ -83,7 +82,7 @@ def _load_text(path: str, kind: str) -> Table:
             warnings.simplefilter("ignore")
             return Table.read(path, format=fmt)
     except (*READ_ERRORS, UnicodeDecodeError) as exc:
-        raise SpectrumReadError(path, f"not a readable {fmt[6:].upper()} table ({one_line(exc)})") from None
+        raise SpectrumReadError(path, f"not a readable {fmt[6:].upper()} table ({describe(exc)})") from None
 
 
 def _column(cols: Mapping, candidates, path: str, required: bool = True):
@@ -122,7 +121,7 @@ def _spectrum_from_columns(
             try:
                 wave = (wave * u.Unit(unit)).to_value(u.AA, equivalencies=u.spectral())
             except (u.UnitsError, ValueError) as exc:
-                raise SpectrumReadError(path, f"wavelength unit {unit} is not a wavelength ({one_line(exc)})") from None
+                raise SpectrumReadError(path, f"wavelength unit {unit} is not a wavelength ({describe(exc)})") from None
     else:
         lcol = _column(cols, LOGLAM_COLUMNS, path, required=False)
         if lcol is None:
@@ -178,7 +177,7 @@ def read_table_hdul(
     try:
         table = Table.read(hdul, hdu=idx)
     except READ_ERRORS as exc:
-        raise SpectrumReadError(path, f"HDU {idx} is unreadable ({one_line(exc)})") from None
+        raise SpectrumReadError(path, f"HDU {idx} is unreadable ({describe(exc)})") from None
     cols = {name: table[name] for name in table.colnames}
     meta = [dict(table.meta), dict(hdul[0].header)]
     return _spectrum_from_columns(cols, meta, path, "table-fits", idx, z_qso, zmap, sightline_id)
