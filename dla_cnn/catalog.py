@@ -68,6 +68,7 @@ from astropy.table import Column, MaskedColumn, Table
 
 from dla_cnn.atomic import atomic_path
 from dla_cnn.constants import DLA_MIN_LOG_NHI, LYA_REST
+from dla_cnn.ids import format_sightline_id, parse_sightline_id
 from dla_cnn.exceptions import ConfigError, describe
 
 __all__ = [
@@ -186,28 +187,10 @@ _META_COMMENTS = {
 _HIER = "DLACNN"
 _THRESH = "THRESH"
 _META_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ID_RE = re.compile(r"^\s*(\d+)-(\d+)-(\d+)\s*$")
 _FITS_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".fts")
 
 
 # --------------------------------------------------------------------------- ids
-def format_sightline_id(plate: int, mjd: int, fiber: int) -> str:
-    """The SDSS/BOSS sightline id ``PLATE-MJD-FIBER``, plate and fiber zero-padded to 4.
-
-    >>> format_sightline_id(7001, 57001, 12)
-    '7001-57001-0012'
-    """
-    return f"{int(plate):04d}-{int(mjd):d}-{int(fiber):04d}"
-
-
-def parse_sightline_id(sightline_id: str) -> tuple[int, int, int] | None:
-    """``(plate, mjd, fiber)`` of a ``PLATE-MJD-FIBER`` id, or None for any other id."""
-    m = _ID_RE.match(str(sightline_id))
-    if m is None:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3))
-
-
 # --------------------------------------------------------------------------- tables
 def _default(spec: ColumnSpec) -> Any:
     kind = np.dtype(spec.dtype).kind

@@ -11,6 +11,7 @@ from typing import Any, Union
 import numpy as np
 from astropy.io import fits
 
+from dla_cnn.ids import format_sightline_id
 from dla_cnn.exceptions import InvalidSpectrumError, MissingRedshiftError, SightlineError, SpectrumReadError, describe
 from dla_cnn.io.rebin import rebin_to_sdss_grid
 from dla_cnn.sightline import Sightline
@@ -24,11 +25,8 @@ RedshiftArg = Union[float, Mapping[Any, float], None]
 _CORRUPT_HINTS = ("truncated", "Error validating header", "Unexpected bytes trailing")
 
 
-def sightline_id_from(plate: int, mjd: int, fiber: int) -> str:
-    """SDSS/BOSS sightline id ``PLATE-MJD-FIBER`` (fiber zero-padded to 4 digits)."""
-    from dla_cnn.catalog import format_sightline_id
-
-    return format_sightline_id(plate, mjd, fiber)
+sightline_id_from = format_sightline_id
+"""SDSS/BOSS sightline id ``PLATE-MJD-FIBER`` (see :func:`dla_cnn.ids.format_sightline_id`)."""
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from dla_cnn.ids import sightline_id_prefix
 from dla_cnn.exceptions import MissingRedshiftError, SightlineError, SpectrumReadError
 from dla_cnn.io._common import (
     RedshiftArg,
@@ -134,7 +135,7 @@ def _plugmap(hdul: fits.HDUList, path: str):
 def _fibers_with_redshift(z_qso, zmap, plate, mjd, nfib) -> list[int]:
     fibers: set[int] = set()
     if isinstance(z_qso, Mapping):
-        prefix = f"{plate:04d}-{mjd}-"
+        prefix = sightline_id_prefix(plate, mjd)
         for key in z_qso:
             if isinstance(key, (int, np.integer)):
                 fibers.add(int(key))

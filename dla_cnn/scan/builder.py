@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dla_cnn.atomic import write_text_atomic
+from dla_cnn.ids import spec_file_name
 from dla_cnn.exceptions import DATA_ERRORS, ConfigError, SightlineError, describe
 from dla_cnn.scan.detect import DetectConfig
 from dla_cnn.scan.pipeline import Prepared, Scanner, error_row, prepare
@@ -49,7 +50,7 @@ class Task:
 
 def boss_path(spectra_dir: Path, plate: int, mjd: int, fiber: int) -> Path:
     """``PLATE/spec-PLATE-MJD-FIBER.fits`` as BOSS lays it out, or flat if that is how the files are."""
-    name = f"spec-{plate:04d}-{mjd}-{fiber:04d}.fits"
+    name = spec_file_name(plate, mjd, fiber)
     nested = spectra_dir / f"{plate:04d}" / name
     return nested if nested.exists() or not (spectra_dir / name).exists() else spectra_dir / name
 

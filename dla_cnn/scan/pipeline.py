@@ -22,6 +22,7 @@ import numpy as np
 
 from dla_cnn.absorber.crops import extended_view
 from dla_cnn.constants import DLA_MIN_LOG_NHI
+from dla_cnn.ids import format_sightline_id
 from dla_cnn.exceptions import SightlineError
 from dla_cnn.scan.detect import Calibration, DetectConfig, Detection, detect_absorbers, vote_histogram
 from dla_cnn.sightline import Sightline
@@ -74,7 +75,7 @@ def id_from_path(path: str) -> tuple[str, int, int, int]:
     m = _SPEC_NAME.search(Path(path).name)
     if m:
         plate, mjd, fiber = (int(x) for x in m.groups())
-        return f"{plate:04d}-{mjd}-{fiber:04d}", plate, mjd, fiber
+        return format_sightline_id(plate, mjd, fiber), plate, mjd, fiber
     return Path(path).name.split(".")[0], -1, -1, -1
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dla_cnn.ids import spec_file_name
 from dla_cnn.simulate.sightlines import SimulatorConfig, simulate_sightline
 
 TRUTH_NAME = "truth.ecsv"
@@ -85,7 +86,7 @@ def simulate_to_directory(
         rng = np.random.default_rng([seed, i])
         cfg_i = draw_sky(rng, cfg, variation)
         sl, t = simulate_sightline(rng, index=i, seed=seed, cfg=cfg_i, dla_rate=dla_rate)
-        path = out_dir / f"spec-{sl.plate:04d}-{sl.mjd}-{sl.fiber:04d}.fits"
+        path = out_dir / spec_file_name(sl.plate, sl.mjd, sl.fiber)
         write_boss_spec(sl, path)
         files.append(path)
         truth += t

@@ -22,6 +22,7 @@ import numpy as np
 
 from dla_cnn import grid
 from dla_cnn.constants import DLA_MIN_LOG_NHI
+from dla_cnn.ids import format_sightline_id
 from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.forest import ForestConfig, draw_forest, draw_thick_absorbers, forest_tau, lyman_continuum_tau
@@ -215,7 +216,7 @@ def simulate_sightline(
     zq = float(draw_z_qso(rng, 1, cfg)[0]) if z_qso is None else float(z_qso)
     host = simulate_host(rng, zq, cfg)
     plate, mjd, fiber = boss_ids(index, seed)
-    sid = f"{plate}-{mjd}-{fiber:04d}"
+    sid = format_sightline_id(plate, mjd, fiber)
     extra = None
     dlas = np.empty((0, 3))
     if dla_rate > 0:

@@ -21,6 +21,7 @@ import numpy as np
 
 from dla_cnn.atomic import atomic_path
 from dla_cnn import grid
+from dla_cnn.ids import format_sightline_id
 from dla_cnn.exceptions import ConfigError, SightlineError
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.sightlines import SimulatorConfig, draw_z_qso, simulate_host
@@ -168,7 +169,7 @@ def collect_hosts(
             excluded = {str(s).strip() for s in tab[cols["sightline_id"]]}
         elif {"plate", "mjd"} <= set(cols) and ("fiber" in cols or "fiberid" in cols):
             fcol = cols.get("fiber", cols.get("fiberid"))
-            excluded = {f"{int(p)}-{int(m)}-{int(f):04d}" for p, m, f in
+            excluded = {format_sightline_id(p, m, f) for p, m, f in
                         zip(tab[cols["plate"]], tab[cols["mjd"]], tab[fcol])}
         else:
             raise ConfigError(f"{exclude_catalog}: absorber catalog needs sightline_id or PLATE/MJD/FIBER columns")
