@@ -436,7 +436,11 @@ def vet(
     for col in ("metric", "value", "detail"):
         tab.add_column(col)
     for metric, value, detail in report.summary_rows():
-        tab.add_row(metric, f"{value:.4g}" if isinstance(value, float) else str(value), str(detail))
+        if isinstance(value, float) and value != value:  # NaN: a target not reached, or nothing to measure
+            text = "not reached" if "threshold" in metric else "n/a"
+        else:
+            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        tab.add_row(metric, text, "" if text == "not reached" and "nan" in str(detail) else str(detail))
     out.print(tab)
     if json_out:
         json_out.write_text(report.to_json())

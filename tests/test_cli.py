@@ -134,3 +134,15 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
     # a missing crop set is a one-line error, not a traceback
     res = _run("train-absorber", tmp_path / "nope.npz", "--val", tmp_path / "val.npz", "--out", out)
     assert res.exit_code != 0 and "nope.npz" in res.output and "Traceback" not in res.output
+
+
+def test_vet_says_not_reached_instead_of_nan(tmp_path):
+    from dla_cnn.catalog import absorber_table, sightline_table, write_catalog
+
+    sl = sightline_table([{"sightline_id": "0266-51602-0003", "plate": 266, "mjd": 51602, "fiber": 3, "z_qso": 3.0,
+                           "snr": 5.0, "z_min": 2.2, "z_max": 2.95, "status": "ok", "n_dla": 0, "n_subdla": 0}])
+    write_catalog(tmp_path / "cat.fits", absorber_table([]), sl, {"model_name": "x"})
+    Table({"sightline_id": ["0266-51602-0003"], "z_abs": [2.5], "log_nhi": [20.8]}).write(tmp_path / "truth.ecsv")
+    res = _run("vet", tmp_path / "cat.fits", tmp_path / "truth.ecsv")
+    assert res.exit_code == 0, res.output
+    assert "not reached" in res.output and "nan" not in res.output.lower()
