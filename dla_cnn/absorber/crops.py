@@ -64,7 +64,20 @@ class ExtendedView:
 
 
 def extended_view(sightline: Sightline) -> ExtendedView:
-    """The extended view of a validated sightline (normalised as its search window)."""
+    """The extended view of a validated sightline (normalised as its search window).
+
+    Parameters
+    ----------
+    sightline : Sightline
+        A validated sightline with its quasar redshift.
+
+    Returns
+    -------
+    ExtendedView
+        Normalised flux and weight on :data:`N_EXT` pixels (the search window plus
+        :data:`EXT_BLUE` pixels blueward; 0 where there is no data), the window's
+        universal-grid start index, ``z_qso`` and the sightline's median S/N per pixel.
+    """
     start = grid.window_start_index(sightline.z_qso) - EXT_BLUE
     flux, sigma, valid, _ = sightline.normalised(start, N_EXT)
     return ExtendedView(window_channels(flux, sigma, valid), start + EXT_BLUE, float(sightline.z_qso),

@@ -69,7 +69,21 @@ def _tower(x, filters: tuple[int, ...], kernel: int, prefix: str, l2: float):
 
 
 def build_absorber_model(cfg: AbsorberConfig = AbsorberConfig()) -> keras.Model:
-    """The absorber-level model (functional, four named inputs, output (batch, 6))."""
+    """The absorber-level model (functional, four named inputs, output (batch, 6)).
+
+    Parameters
+    ----------
+    cfg : AbsorberConfig
+        Architecture: conv widths of the Ly-alpha and side (Ly-beta, Lyman-limit)
+        towers, kernel width (pixels), dense width, dropout rate and L2 weight.
+
+    Returns
+    -------
+    keras.Model
+        Untrained, uncompiled, named ``cfg.name``; inputs ``lya``, ``lyb``, ``ll``,
+        ``scalars`` (shapes :data:`~dla_cnn.absorber.crops.CROP_SHAPES`), output the six
+        raw numbers of the module docstring.
+    """
     inputs = {name: keras.Input(shape=shape, name=name) for name, shape in zip(INPUT_NAMES, CROP_SHAPES)}
     a = _tower(inputs["lya"], cfg.lya_filters, cfg.kernel, "lya", cfg.l2)
     b = _tower(inputs["lyb"], cfg.side_filters, cfg.kernel, "lyb", cfg.l2)
@@ -128,7 +142,23 @@ def absorber_loss_terms(y_true, y_pred, w_dla: float = 0.5, w_offset: float = 1.
 
 
 def decode_absorber_outputs(raw) -> dict:
-    """Raw outputs (k, 6) -> probabilities, offset (px), log N_HI (dex) and their 1-sigma errors."""
+    """Raw outputs (k, 6) -> probabilities, offset (px), log N_HI (dex) and their 1-sigma errors.
+
+    Parameters
+    ----------
+    raw : array-like (k, 6)
+        Raw model outputs ``[real_logit, dla_logit, offset / 10 px, log_sigma_offset,
+        log_nhi - 20.5, log_sigma_log_nhi]`` of ``k`` candidates.
+
+    Returns
+    -------
+    dict of str to ndarray (k,), float64
+        ``p_real`` (probability of a real absorber within :data:`REAL_RADIUS_PX`),
+        ``p_dla`` (probability that it is a DLA, trained on real candidates only),
+        ``offset`` and ``offset_err`` (absorber centre minus candidate and its 1-sigma
+        error, pixels), ``log_nhi`` and ``log_nhi_err`` (log10 cm^-2 and its 1-sigma
+        error, dex).  The log sigmas are clipped to [-4, 3] as in the loss.
+    """
     import numpy as np
 
     raw = np.asarray(raw, dtype=np.float64)

@@ -128,6 +128,12 @@ def _text_kind(path: str, head: bytes) -> str | None:
 def sniff_format(path: str | Path) -> str:
     """Tell a spectrum file's format from its content.
 
+    Parameters
+    ----------
+    path : str or Path
+        The spectrum file.  Only its first 2880 bytes (decompressed if gzipped) are
+        looked at, plus the HDU list of a FITS file or the keys of an NPZ archive.
+
     Returns
     -------
     str
@@ -212,6 +218,31 @@ def iter_sightlines(
     A file-level problem yields one error; files holding several spectra (spPlate,
     DESI coadd) yield one item per spectrum, so one bad fiber does not hide the others.
     Arguments as for :func:`read_spectrum`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The spectrum file (any format of :data:`FORMATS`).
+    z_qso : float or mapping, optional
+        Quasar redshift, or a mapping looked up by sightline id, fiber or TARGETID;
+        overrides the catalog and the files.
+    format : str, optional
+        One of :data:`FORMATS` (or an alias) to skip sniffing.
+    quasar_catalog : Table, mapping, or path, optional
+        Quasar catalog whose redshifts override those stored in the file.
+    engine : {"specutils", "astropy"}
+        How BOSS ``spec`` files are read.
+
+    Yields
+    ------
+    Sightline or SightlineError
+        Each sightline read, or the error met in its place (a file-level error is
+        yielded once and ends the iteration).
+
+    Raises
+    ------
+    ConfigError
+        If ``format`` is not a known name or the quasar catalog is unreadable.
     """
     fmt = canonical_format(format)
     zmap = as_redshift_map(quasar_catalog)
@@ -276,6 +307,22 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike],
     Directories contribute the files ending in :data:`SPECTRUM_SUFFIXES` (searched
     recursively by default).  A path that does not exist, or a pattern that matches
     nothing, gives a :class:`SpectrumReadError` in its place.
+
+    Parameters
+    ----------
+    inputs : path, glob pattern, directory, or an iterable of them
+        What to expand; a single str or path-like is taken as one input.  Patterns
+        are expanded with ``glob`` (``**`` allowed); directories matched by a pattern
+        are searched as directories.
+    recursive : bool
+        Search directories recursively (default) or only their top level.  Hidden
+        files (names starting with ``.``) are skipped.
+
+    Yields
+    ------
+    str or SpectrumReadError
+        Each file path once (first occurrence wins), directory contents sorted by
+        path; a :class:`SpectrumReadError` for an input that names no file.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -330,6 +377,17 @@ def iter_spectra(
         As for :func:`read_spectrum`; the catalog is read once.
     recursive : bool
         Search directories recursively.
+
+    Yields
+    ------
+    Sightline or SightlineError
+        Every sightline of every input file, in :func:`expand_inputs` order, or the
+        error met in its place.
+
+    Raises
+    ------
+    ConfigError
+        If ``format`` is not a known name or the quasar catalog is unreadable.
     """
     fmt = canonical_format(format)
     zmap = as_redshift_map(quasar_catalog)

@@ -147,7 +147,25 @@ def read_quasar_catalog(path: str | Path | Table, hdu: int | str | None = None) 
 
 
 def redshift_lookup(catalog: Table | str | Path) -> dict[str, float]:
-    """``{sightline_id: z_qso}`` for the catalog rows with a valid redshift."""
+    """``{sightline_id: z_qso}`` for the catalog rows with a valid redshift.
+
+    Parameters
+    ----------
+    catalog : Table, str or Path
+        A quasar catalog file or table, read through :func:`read_quasar_catalog`.
+
+    Returns
+    -------
+    dict of str to float
+        Quasar redshift by sightline id, for the rows whose ``z_qso`` is finite and
+        > 0.  DESI tables with a ``targetid`` column also get ``str(TARGETID)`` keys
+        (for non-negative TARGETIDs).
+
+    Raises
+    ------
+    ConfigError
+        If the catalog cannot be read or lacks the redshift / identifier columns.
+    """
     cat = read_quasar_catalog(catalog)
     z = np.asarray(cat["z_qso"], dtype=float)
     ok = np.isfinite(z) & (z > 0)
@@ -164,6 +182,23 @@ def catalog_redshift(catalog: Table | Mapping[str, float], plate: int, mjd: int,
     ``catalog`` is a table from :func:`read_quasar_catalog` (or any table it normalises)
     or a mapping from :func:`redshift_lookup`.  For repeated look-ups build the mapping
     once.
+
+    Parameters
+    ----------
+    catalog : Table or mapping of str to float
+        The quasar catalog, or a ``{sightline_id: z_qso}`` mapping.
+    plate : int
+        SDSS/BOSS plate number.
+    mjd : int
+        Modified Julian Date of the observation.
+    fiber : int
+        Fiber number on the plate.
+
+    Returns
+    -------
+    float or None
+        The quasar redshift stored under the sightline id ``PLATE-MJD-FIBER``, or None
+        if the catalog has no such entry (or no valid redshift for it).
     """
     zmap = catalog if isinstance(catalog, Mapping) else redshift_lookup(catalog)
     z = zmap.get(sightline_id_from(plate, mjd, fiber))

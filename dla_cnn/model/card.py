@@ -31,7 +31,18 @@ OUTPUT_CONVENTION = ("raw outputs [logit, offset_px, log_nhi - 20.5]; prob = sig
 
 
 def card_path(model_path: str | Path) -> Path:
-    """``NAME.card.json`` beside ``NAME.keras``."""
+    """``NAME.card.json`` beside ``NAME.keras``.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        The model file (``NAME.keras``; a name without that suffix is used whole).
+
+    Returns
+    -------
+    Path
+        The card's path, in the model file's directory; the file need not exist.
+    """
     p = Path(model_path)
     stem = p.name[: -len(".keras")] if p.name.endswith(".keras") else p.name
     return p.with_name(stem + ".card.json")
@@ -51,10 +62,26 @@ def save_model(model: keras.Model, path: str | Path, card: dict) -> Path:
     the written ``.keras`` file), ``dla_cnn_version`` and ``created``; ``preset`` defaults
     to the model's name when that is a preset.  Both files are written atomically.
 
+    Parameters
+    ----------
+    model : keras.Model
+        The model to save.
+    path : str or Path
+        Target model file; must end in ``.keras``.
+    card : dict
+        Model card contents (preset, config, training set, metrics, ...); copied, not
+        modified.  Missing ``name``, ``calibration`` and ``output_convention`` get
+        defaults; ``sha256`` and ``dla_cnn_version`` are always overwritten.
+
     Returns
     -------
     Path
         The model file.
+
+    Raises
+    ------
+    ConfigError
+        If ``path`` does not end in ``.keras`` or the card's preset is not a known preset.
     """
     path = Path(path)
     if path.suffix != ".keras":
@@ -93,13 +120,42 @@ def write_card(model_path: str | Path, card: dict) -> Path:
     """Write (or rewrite, e.g. after calibration) the card of a model, atomically.
 
     NaN and infinite numbers are written as ``null`` so the card is strict JSON.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        The model file whose card is written (see :func:`card_path`).
+    card : dict
+        Card contents; numpy scalars and arrays become plain JSON values, other
+        non-JSON objects their ``str``.  Keys are written sorted.
+
+    Returns
+    -------
+    Path
+        The card file written.
     """
     return write_text_atomic(card_path(model_path),
                              json.dumps(_plain(card), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
 
 
 def read_card(model_path: str | Path) -> dict:
-    """The card of a model file; :class:`AssetError` if missing or corrupt."""
+    """The card of a model file; :class:`AssetError` if missing or corrupt.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        The model file (``NAME.keras``) whose ``NAME.card.json`` is read.
+
+    Returns
+    -------
+    dict
+        The card as parsed from JSON; it is guaranteed to have a ``preset`` key.
+
+    Raises
+    ------
+    AssetError
+        If the card is missing, not valid JSON, or not a dict with a ``preset``.
+    """
     cp = card_path(model_path)
     if not cp.exists():
         raise AssetError(f"{cp}: model card missing (every model needs NAME.card.json beside NAME.keras)")
@@ -124,6 +180,11 @@ def _expected_input(card: dict, path: Path) -> tuple:
 
 def load_model(path: str | Path) -> tuple[keras.Model, dict]:
     """Load a model and its card, checking both.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.keras`` model file; its card ``NAME.card.json`` must lie beside it.
 
     Returns
     -------

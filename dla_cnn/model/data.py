@@ -102,6 +102,19 @@ def sliding_windows(flux: np.ndarray, window: int = 400) -> np.ndarray:
     """The window of every pixel of ``(n, length)`` sightlines -> ``(n * length, window, 1)``.
 
     Same convention as :func:`cut_windows` (centre at ``window // 2``, zeros outside).
+
+    Parameters
+    ----------
+    flux : ndarray (n, length)
+        Normalised flux of ``n`` sightlines (0 where missing).
+    window : int
+        Window length, pixels.
+
+    Returns
+    -------
+    ndarray (n * length, window, 1), float32
+        Row ``i * length + p`` is the window of sightline ``i`` centred on pixel ``p``;
+        pixels beyond the ends of a sightline are 0.
     """
     n, length = flux.shape
     view = np.lib.stride_tricks.sliding_window_view(_zero_padded(flux, window), window, axis=1)[:, :length]

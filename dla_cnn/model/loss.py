@@ -64,7 +64,25 @@ class LossWeights:
 
 
 def loss_terms(y_true, y_pred, offset_scale: float = 10.0):
-    """The three unweighted loss terms ``(L_c, L_o, L_h)`` as scalar tensors."""
+    """The three unweighted loss terms ``(L_c, L_o, L_h)`` as scalar tensors.
+
+    Parameters
+    ----------
+    y_true : tensor (..., 3)
+        Labels ``[class, offset, log_nhi]``: class 1 / 0 / -1 (ignored), offset in
+        pixels, log N_HI in log10 cm^-2 (see the module's tensor conventions).
+    y_pred : tensor (..., 3)
+        Raw model output ``[logit, offset, log_nhi - 20.5]`` (offset in pixels).
+    offset_scale : float
+        Offsets enter ``L_o`` in units of this many pixels.
+
+    Returns
+    -------
+    l_c, l_o, l_h : scalar tensors (float32)
+        Mean binary cross-entropy over non-ignored pixels, mean squared scaled offset
+        error and mean squared log N_HI error (dex^2) over positive pixels, each over
+        the whole batch (0 when there is no such pixel).
+    """
     y_true = ops.cast(y_true, "float32")
     y_pred = ops.cast(y_pred, "float32")
     cls = y_true[..., 0]
@@ -110,5 +128,17 @@ class DLALoss(keras.losses.Loss):
 
 
 def combined_loss(weights: LossWeights = LossWeights()) -> DLALoss:
-    """The combined loss ``loss(y_true, y_pred) -> scalar`` for the given task weights."""
+    """The combined loss ``loss(y_true, y_pred) -> scalar`` for the given task weights.
+
+    Parameters
+    ----------
+    weights : LossWeights
+        Task weights ``w_c``, ``w_o``, ``w_h`` and the offset scale (pixels).
+
+    Returns
+    -------
+    DLALoss
+        A serialisable Keras loss computing ``w_c L_c + w_o L_o + w_h L_h`` from
+        :func:`loss_terms`.
+    """
     return DLALoss(weights)

@@ -28,7 +28,20 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def decode_outputs(raw: np.ndarray) -> dict[str, np.ndarray]:
-    """Raw model outputs ``[..., 3]`` -> ``prob``, ``offset`` (px) and ``log_nhi`` (dex)."""
+    """Raw model outputs ``[..., 3]`` -> ``prob``, ``offset`` (px) and ``log_nhi`` (dex).
+
+    Parameters
+    ----------
+    raw : ndarray (..., 3)
+        Raw outputs ``[logit, offset_px, log_nhi - 20.5]`` of either preset.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``prob`` (sigmoid of the logit), ``offset`` (centre minus pixel, pixels) and
+        ``log_nhi`` (log10 cm^-2, the pivot 20.5 added back), each float32 with the
+        shape of ``raw`` without its last axis.
+    """
     raw = np.asarray(raw, dtype=np.float32)
     return {"prob": _sigmoid(raw[..., 0]), "offset": raw[..., 1], "log_nhi": raw[..., 2] + np.float32(LOG_NHI_PIVOT)}
 
@@ -125,7 +138,28 @@ class MetricSums:
 
 def pixel_metrics(pred: dict[str, np.ndarray], label_class: np.ndarray, label_offset: np.ndarray,
                   label_log_nhi: np.ndarray) -> dict[str, float]:
-    """Pixel accuracy (non-ignored pixels), offset RMSE (px) and log N_HI RMSE (dex, positives)."""
+    """Pixel accuracy (non-ignored pixels), offset RMSE (px) and log N_HI RMSE (dex, positives).
+
+    Parameters
+    ----------
+    pred : dict of str to ndarray
+        Predictions as from :func:`decode_outputs` / :func:`predict_windows`: ``prob``,
+        ``offset`` (pixels) and ``log_nhi`` (log10 cm^-2), each (n, pixels).
+    label_class : ndarray (n, pixels)
+        1 (positive), 0 (negative) or -1 (ignored).
+    label_offset : ndarray (n, pixels)
+        True centre minus pixel, pixels (used on positives only).
+    label_log_nhi : ndarray (n, pixels)
+        True log N_HI, log10 cm^-2 (used on positives only).
+
+    Returns
+    -------
+    dict
+        ``pixel_accuracy`` (share of non-ignored pixels with ``prob >= 0.5`` exactly
+        where positive), ``offset_rmse_px``, ``log_nhi_rmse_dex`` (NaN when there is no
+        valid / positive pixel), and the counts ``n_sightlines``, ``n_pixels``
+        (non-ignored) and ``n_positive_pixels``.
+    """
     sums = MetricSums()
     sums.add(pred, label_class, label_offset, label_log_nhi)
     return sums.result()

@@ -118,7 +118,23 @@ DEFAULT_PRESET = "fcn"
 
 
 def preset_config(preset: str | ModelConfig) -> ModelConfig:
-    """The config dataclass of a preset name (a config is returned unchanged)."""
+    """The config dataclass of a preset name (a config is returned unchanged).
+
+    Parameters
+    ----------
+    preset : str or config dataclass
+        ``"fcn"`` or ``"parks2018"``, or a :class:`FCNConfig` / :class:`Parks2018Config`.
+
+    Returns
+    -------
+    FCNConfig or Parks2018Config
+        The preset's default config, or ``preset`` itself when it is a config.
+
+    Raises
+    ------
+    ConfigError
+        If ``preset`` is not a known preset name.
+    """
     if isinstance(preset, (Parks2018Config, FCNConfig)):
         return preset
     if preset not in PRESETS:
@@ -262,6 +278,16 @@ def receptive_field(cfg: FCNConfig) -> int:
 
     Counts every convolution on the deepest path (stem, downsamplings, residual core,
     decoder); upsampling by repetition adds nothing.
+
+    Parameters
+    ----------
+    cfg : FCNConfig
+        The model's kernel widths, number of downsamplings and core dilations.
+
+    Returns
+    -------
+    int
+        Width of the input region, pixels, that can influence one output pixel.
     """
     rf, jump = 1, 1
     rf += (cfg.stem_width - 1) * jump
@@ -280,6 +306,23 @@ def model_flops(model: keras.Model) -> int:
 
     Needs a model with a fixed input length (build a variable-length config with
     ``dataclasses.replace(cfg, length=1748)`` to count it).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model with a fixed input length.
+
+    Returns
+    -------
+    int
+        Sum over ``Conv1D`` layers of output length x kernel width x input channels x
+        filters, plus input x output units of ``Dense`` layers (biases, pooling and
+        activations not counted).
+
+    Raises
+    ------
+    ConfigError
+        If the model's input length is variable.
     """
     if model.input_shape[1] is None:
         raise ConfigError("model_flops: the model has a variable input length; build it with a fixed length")

@@ -39,7 +39,14 @@ def lyman_series(n_lines: int | None = None) -> LymanSeries:
     Parameters
     ----------
     n_lines : int, optional
-        Keep only the first ``n_lines`` transitions (all ~30 by default).
+        Keep only the first ``n_lines`` transitions (all ~30 by default; 0 also
+        keeps all).
+
+    Returns
+    -------
+    LymanSeries
+        Rest wavelengths (Angstrom), oscillator strengths and damping constants
+        (s^-1) of the lines with ``f > 0``, in order of decreasing rest wavelength.
     """
     series = _full_series()
     return series.head(n_lines) if n_lines else series

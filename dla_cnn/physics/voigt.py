@@ -46,6 +46,20 @@ def voigt_profile_h(a: np.ndarray | float, u: np.ndarray) -> np.ndarray:
     """Voigt-Hjerting function ``H(a, u) = Re[wofz(u + i a)]``.
 
     Exact (``scipy.special.wofz``) for ``|u| < 25``, Lorentzian asymptote beyond.
+
+    Parameters
+    ----------
+    a : float or ndarray
+        Damping parameter ``Gamma / (4 pi dnu_D)`` (dimensionless); an array must
+        broadcast to the shape of ``u``.
+    u : ndarray
+        Frequency offset from line centre in Doppler widths, ``(nu - nu0) / dnu_D``
+        (dimensionless).
+
+    Returns
+    -------
+    ndarray, same shape as ``u``
+        ``H(a, u)`` (dimensionless; ``H(0, 0) = 1``).
     """
     u = np.asarray(u, dtype=float)
     out = np.empty_like(u)
@@ -113,7 +127,23 @@ def voigt_tau(
 
 
 def lyman_limit_tau(wave: np.ndarray, log_nhi: float, z: float) -> np.ndarray:
-    """Lyman-continuum optical depth ``N sigma (lambda / 911.76)^3`` below 911.76 A rest."""
+    """Lyman-continuum optical depth ``N sigma (lambda / 911.76)^3`` below 911.76 A rest.
+
+    Parameters
+    ----------
+    wave : ndarray
+        Observed wavelengths, Angstrom.
+    log_nhi : float
+        H I column density of the absorber, log10 cm^-2.
+    z : float
+        Absorber redshift.
+
+    Returns
+    -------
+    ndarray, same shape as ``wave``
+        Optical depth: ``N * 6.30e-18 cm^2 * (lambda_rest / 911.76 A)^3`` where the rest
+        wavelength ``wave / (1 + z)`` is below the Lyman limit, 0 elsewhere.
+    """
     rest = np.asarray(wave, dtype=float) / (1.0 + z)
     return np.where(
         rest < grid.LYMAN_LIMIT_REST,
@@ -129,7 +159,28 @@ def transmission(
     b_kms: float | np.ndarray = 30.0,
     series: LymanSeries | None = None,
 ) -> np.ndarray:
-    """Transmitted fraction ``exp(-tau)`` of one or more absorbers (no LSF)."""
+    """Transmitted fraction ``exp(-tau)`` of one or more absorbers (no LSF).
+
+    Parameters
+    ----------
+    wave : ndarray
+        Observed wavelengths, Angstrom.
+    log_nhi : float or ndarray
+        H I column density, log10 cm^-2.
+    z : float or ndarray
+        Absorber redshift.
+    b_kms : float or ndarray
+        Doppler parameter, km/s.  Arrays of equal length for ``log_nhi``, ``z`` and
+        ``b_kms`` describe several absorbers whose optical depths add.
+    series : LymanSeries, optional
+        Lines to include (default: the whole linetools H I series).
+
+    Returns
+    -------
+    ndarray, same shape as ``wave``
+        ``exp(-tau)`` with ``tau`` from :func:`voigt_tau`, Lyman-limit continuum
+        included; values in [0, 1], not convolved with any line-spread function.
+    """
     return np.exp(-voigt_tau(wave, log_nhi, z, b_kms, series=series))
 
 

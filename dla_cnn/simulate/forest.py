@@ -69,7 +69,20 @@ class ForestConfig:
 
 
 def tau_eff(z: np.ndarray | float, cfg: ForestConfig = ForestConfig()) -> np.ndarray | float:
-    """Effective Ly-alpha optical depth ``0.0018 (1 + z)^3.92`` (Faucher-Giguere et al. 2008)."""
+    """Effective Ly-alpha optical depth ``0.0018 (1 + z)^3.92`` (Faucher-Giguere et al. 2008).
+
+    Parameters
+    ----------
+    z : float or ndarray
+        Absorption redshift of Ly-alpha.
+    cfg : ForestConfig
+        ``tau_eff_norm`` and ``tau_eff_slope`` (the defaults give the formula above).
+
+    Returns
+    -------
+    float or ndarray
+        ``tau_eff = -ln <F>``, dimensionless, same shape as ``z``.
+    """
     return cfg.tau_eff_norm * (1.0 + np.asarray(z)) ** cfg.tau_eff_slope
 
 
@@ -154,7 +167,22 @@ def mean_rest_equivalent_width(cfg: ForestConfig = ForestConfig()) -> float:
 
 
 def forest_line_density(z: np.ndarray | float, cfg: ForestConfig = ForestConfig()) -> np.ndarray | float:
-    """Forest lines per unit redshift, calibrated to reproduce ``tau_eff(z)``."""
+    """Forest lines per unit redshift, calibrated to reproduce ``tau_eff(z)``.
+
+    Parameters
+    ----------
+    z : float or ndarray
+        Redshift.
+    cfg : ForestConfig
+        Forest f(N) and b distribution (through the mean rest equivalent width) and
+        the ``tau_eff`` law.
+
+    Returns
+    -------
+    float or ndarray
+        ``dN/dz = tau_eff(z) lambda_alpha / (<W_r> (1 + z))``: lines with
+        ``log_n_min <= log N <= log_n_max`` per unit redshift, same shape as ``z``.
+    """
     w = mean_rest_equivalent_width(cfg)
     return tau_eff(z, cfg) * grid.LYA_REST / (w * (1.0 + np.asarray(z)))
 

@@ -92,7 +92,16 @@ def quasar_continuum(
     z_qso : float
         Quasar redshift.
     rng : numpy.random.Generator
+        Source of randomness (spectral slopes, break, emission lines, distortion).
     cfg : QuasarConfig
+        Population parameters of the continuum and emission lines.
+
+    Returns
+    -------
+    ndarray, same shape as ``wave_obs``
+        Broken power-law continuum plus Gaussian emission lines, times a smooth
+        multiplicative Legendre distortion; flux in units of the power law at
+        1450 A rest.  BAL troughs are not included (see :func:`bal_transmission`).
     """
     rest = np.asarray(wave_obs, dtype=float) / (1.0 + z_qso)
     alpha = rng.normal(cfg.alpha_mean, cfg.alpha_sigma)

@@ -54,7 +54,24 @@ class SimulatorConfig:
 
 
 def draw_z_qso(rng: np.random.Generator, n: int, cfg: SimulatorConfig = SimulatorConfig()) -> np.ndarray:
-    """Quasar redshifts; ``boss`` is a gamma-like shape with its mode near 2.35."""
+    """Quasar redshifts; ``boss`` is a gamma-like shape with its mode near 2.35.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    n : int
+        Number of redshifts to draw.
+    cfg : SimulatorConfig
+        ``z_qso_distribution`` (``"uniform"``, anything else is ``boss``) and the range
+        ``z_qso_min .. z_qso_max``.  The ``boss`` shape is ``2 + Gamma(k=2, theta=0.35)``
+        truncated to that range by rejection, so it gives nothing below z = 2.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Quasar redshifts within ``[cfg.z_qso_min, cfg.z_qso_max]``.
+    """
     if cfg.z_qso_distribution == "uniform":
         return rng.uniform(cfg.z_qso_min, cfg.z_qso_max, n)
     out = np.empty(0)
@@ -65,7 +82,24 @@ def draw_z_qso(rng: np.random.Generator, n: int, cfg: SimulatorConfig = Simulato
 
 
 def draw_dla_log_nhi(rng: np.random.Generator, n: int, lo: float = DLA_MIN_LOG_NHI, hi: float = 22.5) -> np.ndarray:
-    """log N_HI from the DLA f(N) gamma function (alpha = -1.8, log N_gamma = 21.48)."""
+    """log N_HI from the DLA f(N) gamma function (alpha = -1.8, log N_gamma = 21.48).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    n : int
+        Number of column densities to draw.
+    lo, hi : float
+        Range of the draw, log10 cm^-2 (default 20.3, the DLA threshold, to 22.5).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        H I column densities, log10 cm^-2, drawn by inverse CDF from
+        ``f(N) ~ N^-1.8 exp(-N / 10^21.48)`` (per dex) tabulated on 2001 points in
+        ``[lo, hi]``.
+    """
     x = np.linspace(lo, hi, 2001)
     n_col = 10.0 ** (x - 21.48)
     pdf = n_col ** (-1.8) * np.exp(-n_col) * n_col  # per dex
@@ -144,12 +178,23 @@ def simulate_host(
     Parameters
     ----------
     rng : numpy.random.Generator
+        Source of randomness.
     z_qso : float
+        Quasar redshift.
     cfg : SimulatorConfig
+        Survey, quasar, forest and noise parameters.
     start_index, npix : int, optional
         Pixel range; default the survey's whole wavelength range.
     snr : float, optional
         Target S/N at 1450 A rest (default drawn from ``cfg.noise``).
+
+    Returns
+    -------
+    SimulatedHost
+        Continuum (BAL troughs included), sub-pixel optical depth of the forest and,
+        if ``cfg.natural_thick_absorbers``, of Lyman-limit systems / sub-DLAs (listed in
+        ``absorbers``), with the S/N and LSF sigma (pixels) drawn for this sightline.
+        No DLA is ever added here.
     """
     lo, hi = cfg.lambda_range
     if start_index is None:

@@ -103,7 +103,24 @@ def empty_rows(n: int) -> dict[str, np.ndarray]:
 
 
 def read_attrs(path: str | Path) -> dict:
-    """Root attributes of a training set (``config`` decoded from JSON)."""
+    """Root attributes of a training set (``config`` decoded from JSON).
+
+    Parameters
+    ----------
+    path : str or Path
+        HDF5 training set written by :class:`TrainingSetWriter`.
+
+    Returns
+    -------
+    dict
+        The file's root attributes, byte strings decoded to str and ``config`` (when
+        stored as a JSON string) decoded to a dict.
+
+    Raises
+    ------
+    AssetError
+        If the file is missing, not readable HDF5, or lacks the training-set datasets.
+    """
     path = Path(path)
     if not path.exists():
         raise AssetError(f"{path}: training set not found")

@@ -53,11 +53,24 @@ def draw_injections(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Absorbers to inject on a path ``z_min .. z_max``.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    z_min, z_max : float
+        Absorber redshift path; nothing is drawn if ``z_max <= z_min``.
+    cfg : InjectionConfig
+        Number of absorbers, share of empty sightlines and close pairs, minimum
+        separation (pixels), log N_HI range and distribution (log10 cm^-2), b range (km/s).
+
     Returns
     -------
     z, log_nhi, b : ndarray
         0 to ``cfg.max_absorbers`` absorbers, z uniform over the path (close pairs and
-        well separated absorbers as configured).
+        well separated absorbers as configured).  Positions are drawn uniformly in
+        pixel (log-wavelength) coordinates; an absorber that finds no place at least
+        ``cfg.min_separation_px`` from the others in 20 tries, or a close-pair partner
+        that falls off the path, is dropped.  ``log_nhi`` in log10 cm^-2, ``b`` in km/s.
     """
     empty = (np.empty(0), np.empty(0), np.empty(0))
     if z_max <= z_min or rng.random() < cfg.p_none:
@@ -101,10 +114,29 @@ def inject_into_sightline(
     ``flux' = flux F + N(0, sigma sqrt(1 - F^2))`` with ``F`` the LSF-convolved transmission;
     ivar is unchanged.
 
+    Parameters
+    ----------
+    sightline : Sightline
+        The DLA-free host spectrum.
+    z : ndarray
+        Absorber redshifts.
+    log_nhi : ndarray
+        H I column densities, log10 cm^-2.
+    b_kms : ndarray
+        Doppler parameters, km/s.
+    rng : numpy.random.Generator
+        Source of the extra noise.
+    lsf_sigma_pix : float
+        Gaussian LSF sigma, pixels.
+    oversample : int
+        Sub-pixel samples per pixel for the transmission before it is averaged.
+
     Returns
     -------
     Sightline
-        A new sightline; the input is not modified.
+        A new sightline; the input is not modified.  Only good pixels
+        (:attr:`Sightline.good`) change; the absorbers are recorded as ``provenance["injected"]``
+        ``(z, log_nhi, b)`` tuples.  With no absorbers the input itself is returned.
     """
     if len(z) == 0:
         return sightline

@@ -32,12 +32,41 @@ class LabelConfig:
 
 
 def absorber_centre(z_abs: np.ndarray | float, start_index: int, rest: float = grid.LYA_REST) -> np.ndarray:
-    """Sub-pixel window position of an absorber's line (Ly-alpha by default)."""
+    """Sub-pixel window position of an absorber's line (Ly-alpha by default).
+
+    Parameters
+    ----------
+    z_abs : float or ndarray
+        Absorber redshift(s).
+    start_index : int
+        Universal-grid index of window pixel 0.
+    rest : float
+        Rest wavelength of the line, Angstrom (default Ly-alpha, 1215.6701).
+
+    Returns
+    -------
+    ndarray or float
+        Position of the observed line centre ``rest * (1 + z_abs)`` on the window, in
+        pixels (fractional; may fall outside ``0 .. n_pix - 1``), same shape as ``z_abs``.
+    """
     return np.log10(rest * (1.0 + np.asarray(z_abs, dtype=float))) / grid.DLOGLAM - start_index
 
 
 def pixel_to_z(position: np.ndarray | float, start_index: int) -> np.ndarray | float:
-    """Inverse of :func:`absorber_centre`: Ly-alpha absorber redshift at a (sub-)pixel position."""
+    """Inverse of :func:`absorber_centre`: Ly-alpha absorber redshift at a (sub-)pixel position.
+
+    Parameters
+    ----------
+    position : float or ndarray
+        Window position(s), pixels (fractional allowed).
+    start_index : int
+        Universal-grid index of window pixel 0.
+
+    Returns
+    -------
+    float or ndarray
+        Redshift at which Ly-alpha falls on ``position``, same shape as ``position``.
+    """
     return 10.0 ** ((np.asarray(position, dtype=float) + start_index) * grid.DLOGLAM) / grid.LYA_REST - 1.0
 
 
