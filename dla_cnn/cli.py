@@ -17,7 +17,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from dla_cnn.exceptions import DlaCnnError, SightlineError
+from dla_cnn.exceptions import DlaCnnError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
 
