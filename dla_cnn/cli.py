@@ -166,15 +166,7 @@ def train(
         model, card = train_model(train_set, out_path, preset, epochs, batch_size, lr, seed, resume, patience,
                                   steps_per_epoch, log=lambda s: console.print(s, highlight=False),
                                   command=_command_line(), verbose=1 if console.is_terminal else 2,
-                                  init_from=init_from, validation_steps=validation_steps)
-        if calibrate:
-            from dla_cnn.model.card import write_card
-            from dla_cnn.scan.calibrate import fit_calibration
-
-            cal, summary = fit_calibration(model, train_set, "validation")
-            card["calibration"] = cal.to_dict()
-            card["calibration_summary"] = summary
-            write_card(out_path, card)
+                                  init_from=init_from, validation_steps=validation_steps, calibrate=calibrate)
     except DlaCnnError as err:
         _fail(err)
     m = card["metrics_test"]

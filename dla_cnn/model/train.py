@@ -270,6 +270,7 @@ def train(
     command: str = "",
     verbose: int = 0,
     init_from: str | Path | None = None,
+    calibrate: bool = True,
 ) -> TrainResult:
     """Train a model, checkpointing every epoch, and save it with its model card.
 
@@ -317,6 +318,10 @@ def train(
     init_from : path, optional
         A saved model (with its card) whose weights start a new run (module docs); ignored
         when resuming.
+    calibrate : bool
+        Fit the N_HI calibration, error scales and confidence map on the validation split
+        (:func:`dla_cnn.scan.calibrate.fit_calibration`) and store them in the card, so a
+        model trained from Python is the one the command line makes.
 
     Returns
     -------
@@ -415,7 +420,15 @@ def train(
         "calibration": {},
     }
     save_model(model, out_path, card)
-    from dla_cnn.model.card import read_card
+    from dla_cnn.model.card import read_card, write_card
 
-    return TrainResult(model, read_card(out_path))
+    card = read_card(out_path)
+    if calibrate:
+        from dla_cnn.scan.calibrate import fit_calibration
+
+        cal, summary = fit_calibration(model, train_path, "validation")
+        card["calibration"] = cal.to_dict()
+        card["calibration_summary"] = summary
+        write_card(out_path, card)
+    return TrainResult(model, card)
 
