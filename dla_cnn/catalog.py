@@ -64,6 +64,7 @@ from typing import Any, NamedTuple
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
+from astropy.stats import poisson_conf_interval
 from astropy.table import Column, MaskedColumn, Table
 
 from dla_cnn.atomic import atomic_path
@@ -345,12 +346,19 @@ def column_density(absorbers: Table) -> u.Quantity:
 
 # --------------------------------------------------------------------------- statistics
 class Incidence(NamedTuple):
-    """Line density of absorbers: ``dn_dz = n / path`` with Poisson ``error``."""
+    """Line density of absorbers ``dn_dz = n / path`` with its 68.3% Poisson interval.
+
+    ``lower`` and ``upper`` bound ``dn_dz`` (``astropy.stats.poisson_conf_interval``,
+    frequentist-confidence: correct for small ``n``, where ``sqrt(n)`` is not); ``error``
+    is half their distance.
+    """
 
     dn_dz: float
     error: float
     n: int
     path: float
+    lower: float = float("nan")
+    upper: float = float("nan")
 
 
 def _ok(sightlines: Table) -> np.ndarray:
@@ -400,7 +408,7 @@ def dn_dz(
     Returns
     -------
     Incidence
-        ``(dn_dz, error, n, path)``; NaN rate when the path is zero.
+        ``(dn_dz, error, n, path, lower, upper)``; NaN rate when the path is zero.
     """
     types = ("DLA", "SUBDLA") if kind == "any" else (kind,)
     for t in types:
@@ -416,7 +424,8 @@ def dn_dz(
     path = searched_path(sightlines, z_range)
     if path <= 0:
         return Incidence(np.nan, np.nan, n, path)
-    return Incidence(n / path, float(np.sqrt(n)) / path, n, path)
+    lo, hi = poisson_conf_interval(n, interval="frequentist-confidence")
+    return Incidence(n / path, float(hi - lo) / 2.0 / path, n, path, float(lo) / path, float(hi) / path)
 
 
 # --------------------------------------------------------------------------- meta

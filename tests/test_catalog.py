@@ -252,7 +252,10 @@ def test_searched_path_and_dn_dz_use_ok_rows_only():
     assert catalog.searched_path(s) == pytest.approx(1.1 + 0.6)
     assert catalog.searched_path(s, z_range=(2.0, 2.5)) == pytest.approx(0.5 + 0.4)
     inc = catalog.dn_dz(a, s)
-    assert inc.n == 1 and inc.dn_dz == pytest.approx(1 / 1.7) and inc.error == pytest.approx(1 / 1.7)
+    assert inc.n == 1 and inc.dn_dz == pytest.approx(1 / 1.7)
+    # 68.3% Poisson interval of one event (Gehrels 1986: 0.173 .. 3.300), not 1 +- 1
+    assert inc.lower == pytest.approx(0.1727 / 1.7, rel=1e-3) and inc.upper == pytest.approx(3.2995 / 1.7, rel=1e-3)
+    assert inc.error == pytest.approx((inc.upper - inc.lower) / 2)
     assert catalog.dn_dz(a, s, kind="any").n == 2
     assert catalog.dn_dz(a, s, kind="DLA", z_range=(2.0, 2.5)).n == 0
     with pytest.raises(ValueError):
