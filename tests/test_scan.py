@@ -59,12 +59,14 @@ def test_packaged_model_finds_the_sample_dlas(scanner):
     assert all(r.status == "skipped" and r.row["z_qso"] < 2.2 for r in results if r.status != "ok")
     truth = Table.read(sample_truth_path())
     truth = truth[truth["log_nhi"] >= 20.3]
-    found = 0
+    found = as_dla = 0
     for t in truth:
         r = next(r for r in results if r.row["sightline_id"] == t["sightline_id"])
-        if any(abs(d.z_abs - t["z_abs"]) < 0.015 for d in r.detections):
-            found += 1
-    assert found >= 0.7 * len(truth)
+        near = [d for d in r.detections if abs(d.z_abs - t["z_abs"]) < 0.015]
+        found += bool(near)
+        as_dla += any(d.type == "DLA" for d in near)
+    # the packaged finder finds 14 of these 15 DLAs (11 typed DLA); README: ~0.77 as DLA at S/N >= 3
+    assert len(truth) == 15 and found >= 13 and as_dla >= 10
     for r in ok:
         assert r.row["z_min"] < r.row["z_max"]
         for d in r.detections:
