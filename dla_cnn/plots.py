@@ -82,7 +82,7 @@ def plot_sightline(
         if prob is not None:
             ax2.plot(lam, prob, color="tab:blue", lw=0.8, label="classifier p(DLA within 60 px)")
         if votes is not None:
-            ax2.plot(lam, votes, color="tab:red", lw=0.8, label="votes (smoothed, per perfect absorber)")
+            ax2.plot(lam, votes, color="tab:red", lw=0.8, label="vote mass within +-10 px (per perfect absorber; thresholded)")
         ax2.set_ylim(-0.05, 1.1)
         ax2.set_ylabel("model")
         ax2.legend(loc="upper left", fontsize=7)

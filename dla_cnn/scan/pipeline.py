@@ -24,7 +24,7 @@ from dla_cnn.absorber.crops import extended_view
 from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.ids import format_sightline_id
 from dla_cnn.exceptions import SightlineError
-from dla_cnn.scan.detect import Calibration, DetectConfig, Detection, detect_absorbers, vote_histogram
+from dla_cnn.scan.detect import Calibration, DetectConfig, Detection, detect_absorbers, vote_mass_curve
 from dla_cnn.sightline import Sightline
 
 _SPEC_NAME = re.compile(r"spec-(\d+)-(\d+)-(\d+)")
@@ -182,11 +182,9 @@ class Scanner:
             res.row["n_subdla"] = sum(d.type == "SUBDLA" for d in dets)
             if keep_curves:
                 res.prob = pred["prob"][k]
-                hist, _, _ = vote_histogram(pred["prob"][k], pred["offset"][k], self.detect.p_vote, p.valid)
-                from scipy.ndimage import gaussian_filter1d
-
-                res.votes = np.convolve(hist, np.ones(2 * self.detect.peak_window + 1), "same") / 121.0
-                res.votes = gaussian_filter1d(res.votes, 1.0)
+                # the curve whose peaks were thresholded: the proposals' for a two-stage finder
+                vote_cfg = self.stage.cfg.proposal if self.stage is not None else self.detect
+                res.votes = vote_mass_curve(pred["prob"][k], pred["offset"][k], vote_cfg, p.valid)
         return results
 
     def _two_stage(self, prepared: list[Prepared], todo: list[int], pred: dict) -> list[list[Detection]]:
