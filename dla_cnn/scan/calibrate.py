@@ -21,6 +21,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from scipy.optimize import isotonic_regression
 
 from dla_cnn.scan.detect import Calibration, DetectConfig, detect_absorbers
 from dla_cnn.training.dataset import SPLITS
@@ -29,23 +30,23 @@ MATCH_DZ = 0.015
 
 
 def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pool-adjacent-violators fit of a non-decreasing ``y(x)``; returns knots (x, y)."""
-    order = np.argsort(x)
+    """Non-decreasing least-squares fit of ``y(x)`` (``scipy.optimize.isotonic_regression``).
+
+    Returns
+    -------
+    knots_x, knots_y : ndarray
+        One knot per block of equal fitted value: the mean ``x`` of the block and its value,
+        for ``np.interp``.
+    """
+    order = np.argsort(x, kind="stable")
     xs, ys = np.asarray(x, float)[order], np.asarray(y, float)[order]
-    vals, wts, lo = [], [], []
-    for i, v in enumerate(ys):
-        vals.append(v)
-        wts.append(1.0)
-        lo.append(i)
-        while len(vals) > 1 and vals[-2] > vals[-1]:
-            w = wts[-2] + wts[-1]
-            vals[-2] = (vals[-2] * wts[-2] + vals[-1] * wts[-1]) / w
-            wts[-2] = w
-            vals.pop()
-            wts.pop()
-            lo.pop()
-    bx = [float(np.mean(xs[lo[k]: (lo[k + 1] if k + 1 < len(lo) else len(xs))])) for k in range(len(lo))]
-    return np.asarray(bx), np.asarray(vals)
+    if xs.size == 0:
+        return xs, ys
+    fit = isotonic_regression(ys).x
+    starts = np.flatnonzero(np.r_[True, np.diff(fit) != 0])
+    bounds = np.r_[starts, xs.size]
+    bx = np.array([xs[bounds[k]:bounds[k + 1]].mean() for k in range(starts.size)])
+    return bx, fit[starts]
 
 
 def _coverage_scale(resid: np.ndarray, raw_err: np.ndarray, floor: float = 0.0, target: float = 0.6827) -> float:
