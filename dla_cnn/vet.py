@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -46,9 +45,10 @@ from typing import Any
 
 import numpy as np
 from astropy.stats import binom_conf_interval, mad_std
-from astropy.table import MaskedColumn, Table
+from astropy.table import Table
 
 from dla_cnn.catalog import format_sightline_id, parse_sightline_id, read_catalog
+from dla_cnn.columns import filled, find_name, normalise_name
 from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.exceptions import ConfigError, describe
 
@@ -122,29 +122,17 @@ _GP_MARKERS = {"p_dla", "p_dlas", "dla_confidences", "z_dlas", "log_nhis", "map_
 _PARKS_MARKERS = {"dla_confidence", "log_column_density", "column_density"}
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
 def _find(table: Table, key: str) -> str | None:
     """The column of ``table`` that spells field ``key`` (first alias wins)."""
-    by_norm = {_norm(c): c for c in table.colnames}
-    for alias in _ALIASES[key]:
-        if alias in by_norm:
-            return by_norm[alias]
-    return None
+    return find_name(table.colnames, _ALIASES[key], fuzzy=True)
 
 
 def _floats(column: Any) -> np.ndarray:
-    if isinstance(column, MaskedColumn) or np.ma.isMaskedArray(column):
-        column = np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
-    return np.asarray(column, dtype=float)
+    return filled(column, np.nan, float).astype(float)
 
 
 def _strings(column: Any) -> np.ndarray:
-    if isinstance(column, MaskedColumn) or np.ma.isMaskedArray(column):
-        column = np.ma.filled(column, "")
-    arr = np.asarray(column)
+    arr = filled(column, "")
     if arr.dtype.kind == "S":
         arr = np.char.decode(arr, "ascii", errors="replace")
     return np.char.strip(arr.astype(str))
@@ -168,7 +156,7 @@ def detect_truth_format(table: Table) -> str:
     ConfigError
         No known format fits the columns.
     """
-    names = {_norm(c) for c in table.colnames}
+    names = {normalise_name(c) for c in table.colnames}
     has = {key: _find(table, key) is not None for key in _ALIASES}
     if {"sightline_id", "z_abs", "log_nhi"} <= names:
         return "dlacnn"

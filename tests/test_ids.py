@@ -24,3 +24,19 @@ def test_every_stage_writes_the_same_id():
     assert id_from_path("/data/spec-0266-51602-0003.fits.gz")[0] == "0266-51602-0003"
     sl, _ = simulate_sightline(np.random.default_rng(0), index=4, seed=1, z_qso=2.5)
     assert sl.sightline_id == format_sightline_id(sl.plate, sl.mjd, sl.fiber)
+
+
+def test_column_helpers_find_aliases_and_fill_masks():
+    import numpy as np
+    from astropy.table import MaskedColumn
+
+    from dla_cnn.columns import filled, find_name
+
+    names = ["PLATE", "Z_VI", "fiberID"]
+    assert find_name(names, ["fiber", "fiberid"]) == "fiberID"
+    assert find_name(names, ["z-vi"]) is None and find_name(names, ["z-vi"], fuzzy=True) == "Z_VI"
+    col = MaskedColumn([1, 2, 3], mask=[False, True, False])
+    assert filled(col, -1).tolist() == [1, -1, 3]
+    out = filled(col, np.nan, float)
+    assert np.isnan(out[1]) and out[2] == 3.0
+    assert filled(np.array([4, 5]), -1).tolist() == [4, 5]

@@ -11,6 +11,7 @@ from typing import Any, Union
 import numpy as np
 from astropy.io import fits
 
+from dla_cnn.columns import find_name  # noqa: F401 - the readers import it from here
 from dla_cnn.ids import format_sightline_id
 from dla_cnn.exceptions import InvalidSpectrumError, MissingRedshiftError, SightlineError, SpectrumReadError, describe
 from dla_cnn.io.rebin import rebin_to_sdss_grid
@@ -76,17 +77,6 @@ def hdu_data(hdul: fits.HDUList, key: int | str, path: str) -> Any:
     if data is None:
         raise SpectrumReadError(path, f"HDU {key} holds no data")
     return data
-
-
-def find_name(names: Iterable[str], candidates: Iterable[str]) -> str | None:
-    """First of ``candidates`` present in ``names`` (case-insensitive); the name as stored."""
-    lower = {}
-    for n in names:
-        lower.setdefault(n.lower(), n)
-    for c in candidates:
-        if c.lower() in lower:
-            return lower[c.lower()]
-    return None
 
 
 def require_column(data: Any, candidates: tuple[str, ...], path: str, where: str) -> np.ndarray:

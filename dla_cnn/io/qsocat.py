@@ -14,6 +14,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from dla_cnn.columns import filled
 from dla_cnn.exceptions import ConfigError, describe
 from dla_cnn.io._common import READ_ERRORS, find_name, sightline_id_from
 
@@ -25,10 +26,7 @@ _RA = ("ra", "TARGET_RA", "PLUG_RA")
 _DEC = ("dec", "TARGET_DEC", "PLUG_DEC")
 
 
-def _filled(col, fill):
-    """A (possibly masked) column as a plain ndarray with masked entries set to ``fill``."""
-    data = np.ma.asarray(col)
-    return np.asarray(data.filled(fill) if np.ma.is_masked(data) else np.asarray(data))
+_filled = filled
 
 
 def _num(col, fill=np.nan) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from dla_cnn.columns import filled
 from dla_cnn.exceptions import SpectrumReadError, UnknownFormatError, describe
 from dla_cnn.io._common import (
     READ_ERRORS,
@@ -95,10 +96,8 @@ def _column(cols: Mapping, candidates, path: str, required: bool = True):
 
 
 def _values(col) -> np.ndarray:
-    data = np.ma.asarray(col)
-    if np.ma.is_masked(data):
-        data = data.astype(float).filled(np.nan) if data.dtype.kind in "fiu" else data.filled(0)
-    return np.asarray(data)
+    numeric = np.ma.asarray(col).dtype.kind in "fiu"
+    return filled(col, np.nan, float) if numeric and np.ma.is_masked(col) else filled(col, 0)
 
 
 def _mask_values(values: np.ndarray) -> np.ndarray:
