@@ -243,6 +243,7 @@ def train_absorber(
     min_confidence: float = typer.Option(0.5, "--min-confidence", help="Default catalog threshold stored in the card."),
     init_from: Optional[Path] = typer.Option(None, "--init-from",
                                              help="Start from a two-stage finder's absorber-level model (NAME_absorber.keras)."),
+    preset: str = typer.Option("absorber", "--preset", help="Architecture: absorber (default) or absorber-small."),
 ) -> None:
     """Train the absorber-level model, calibrate it on fresh simulated skies and write the two-stage finder."""
     import keras
@@ -259,13 +260,18 @@ def train_absorber(
         stage1_path = model or default_model_path()
         stage1, _ = load_model(stage1_path)
         console.print(f"backend {keras.backend.backend()}", highlight=False)
+        from dla_cnn.absorber.model import ABSORBER_PRESETS
+
+        if preset not in ABSORBER_PRESETS:
+            raise typer.BadParameter(f"unknown preset {preset!r} (choose from {', '.join(ABSORBER_PRESETS)})")
         for p in [*train_crops, val_crops, *([init_from] if init_from else [])]:
             if not Path(p).is_file():
                 raise typer.BadParameter(f"{p}: no such file")
         res = train_absorber_model([str(p) for p in train_crops], val_crops,
                                    out_path.with_name(out_path.stem + "_run.keras"),
                                    AbsorberTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
-                                   verbose=1 if console.is_terminal else 2, init_weights=init_from)
+                                   model_cfg=ABSORBER_PRESETS[preset], verbose=1 if console.is_terminal else 2,
+                                   init_weights=init_from)
         stage_cfg = StageConfig(min_confidence=min_confidence)
         rows = run_on_simulated(AbsorberStage(res["model"], cfg=stage_cfg), stage1,
                                 CropSetConfig(n_sightlines=calibration_sightlines, seed=7000 + seed, p_natural=1.0),
@@ -277,7 +283,7 @@ def train_absorber(
                              "seconds_this_invocation": round(res["seconds"], 1), "backend": keras.backend.backend(),
                              "command": _command_line()},
                 "calibration_summary": summary}
-        path = save_two_stage(stage1_path, out_path, res["model"], cal, stage_cfg, info)
+        path = save_two_stage(stage1_path, out_path, res["model"], cal, stage_cfg, info, ABSORBER_PRESETS[preset])
     except DlaCnnError as err:
         _fail(err)
     out.print(f"wrote {path} (two-stage finder): calibration on {summary['n_candidates']} candidates, "

@@ -57,6 +57,14 @@ class AbsorberConfig:
         return cls(**kw)
 
 
+ABSORBER_PRESETS: dict[str, AbsorberConfig] = {
+    "absorber": AbsorberConfig(),
+    "absorber-small": AbsorberConfig(name="absorber_small", lya_filters=(16, 24, 32, 48, 48), side_filters=(8, 16, 16),
+                                     dense=96, dropout=0.2),
+}
+"""Named architectures: the default, and one with ~4x fewer multiply-adds per crop."""
+
+
 def _tower(x, filters: tuple[int, ...], kernel: int, prefix: str, l2: float):
     reg = keras.regularizers.L2(l2) if l2 else None
     for i, f in enumerate(filters):
