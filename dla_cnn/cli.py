@@ -62,6 +62,18 @@ def _progress():
     )
 
 
+def _rate_step(prog, task, t0: float):
+    """A progress callback ``(done, total=None)`` that also shows sightlines per second since ``t0``."""
+    import time
+
+    def step(done: int, total: int | None = None) -> None:
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        extra = {} if total is None else {"total": total}
+        prog.update(task, completed=done, rate=f"{rate:.0f} sightlines/s", **extra)
+
+    return step
+
+
 # --------------------------------------------------------------------------- build-training
 @app.command("build-training")
 def build_training(
@@ -97,12 +109,8 @@ def build_training(
         t0 = time.perf_counter()
         with _progress() as prog:
             task = prog.add_task("build-training", total=n_sightlines, rate="")
-
-            def step(done: int) -> None:
-                rate = done / max(time.perf_counter() - t0, 1e-9)
-                prog.update(task, completed=done, rate=f"{rate:.0f} sightlines/s")
-
-            path = build_training_set(out_path, cfg, workers=workers, hosts=hosts, progress=step, command=_command_line())
+            path = build_training_set(out_path, cfg, workers=workers, hosts=hosts, progress=_rate_step(prog, task, t0),
+                                      command=_command_line())
         dt = time.perf_counter() - t0
         out.print(f"wrote {path} ({n_sightlines} sightlines, {n_sightlines / dt:.0f}/s, {path.stat().st_size / 1e6:.1f} MB)")
     except DlaCnnError as err:
@@ -220,8 +228,7 @@ def build_crops(
         t0 = time.perf_counter()
         with _progress() as prog:
             task = prog.add_task("build-crops", total=n_sightlines, rate="")
-            path = build_crop_set(cfg, stage1, out_path, workers=workers, progress=lambda k: prog.update(
-                task, completed=k, rate=f"{k / max(time.perf_counter() - t0, 1e-9):.0f} sightlines/s"))
+            path = build_crop_set(cfg, stage1, out_path, workers=workers, progress=_rate_step(prog, task, t0))
         out.print(f"wrote {path} ({n_sightlines} sightlines, {path.stat().st_size / 1e6:.0f} MB)")
     except DlaCnnError as err:
         _fail(err)
@@ -396,10 +403,7 @@ def catalog(
     try:
         with _progress() as prog:
             task = prog.add_task("catalog", total=None, rate="")
-
-            def step(done: int, total: int) -> None:
-                rate = done / max(time.perf_counter() - t0, 1e-9)
-                prog.update(task, completed=done, total=total, rate=f"{rate:.0f} sightlines/s")
+            step = _rate_step(prog, task, t0)
 
             res = build_catalog(source, out_path, model, spectra_dir, workers, resume, scheduler, shard_size,
                                 batch_size, detect=_detect_config(min_confidence, single_stage), progress=step,

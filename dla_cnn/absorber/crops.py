@@ -62,14 +62,45 @@ class ExtendedView:
     z_qso: float
     snr: float
 
+    @property
+    def window_channels(self) -> np.ndarray:
+        """The search window's model inputs (1748, 2): the same normalisation, a slice of the view."""
+        return self.channels[EXT_BLUE:]
 
-def extended_view(sightline: Sightline) -> ExtendedView:
+    @property
+    def window_valid(self) -> np.ndarray:
+        """Window pixels with data (weight > 0)."""
+        return self.channels[EXT_BLUE:, 1] > 0
+
+
+def z_to_window_px(z: np.ndarray | float, window_start: int) -> np.ndarray:
+    """Window pixel (sub-pixel) of the Ly-alpha line of absorbers at redshift ``z``.
+
+    Parameters
+    ----------
+    z : float or ndarray
+        Absorber redshift(s).
+    window_start : int
+        Universal-grid index of window pixel 0.
+
+    Returns
+    -------
+    ndarray
+        Window pixels (NaN where ``z`` is NaN).
+    """
+    with np.errstate(invalid="ignore"):
+        return np.log10(grid.LYA_REST * (1.0 + np.asarray(z, dtype=float))) / grid.DLOGLAM - window_start
+
+
+def extended_view(sightline: Sightline, snr: float | None = None) -> ExtendedView:
     """The extended view of a validated sightline (normalised as its search window).
 
     Parameters
     ----------
     sightline : Sightline
         A validated sightline with its quasar redshift.
+    snr : float, optional
+        The sightline's S/N when already measured (default: :meth:`Sightline.snr`).
 
     Returns
     -------
@@ -81,7 +112,7 @@ def extended_view(sightline: Sightline) -> ExtendedView:
     start = grid.window_start_index(sightline.z_qso) - EXT_BLUE
     flux, sigma, valid, _ = sightline.normalised(start, N_EXT)
     return ExtendedView(window_channels(flux, sigma, valid), start + EXT_BLUE, float(sightline.z_qso),
-                        float(sightline.snr()))
+                        float(sightline.snr() if snr is None else snr))
 
 
 def _take(arr: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:

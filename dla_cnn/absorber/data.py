@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dla_cnn.atomic import atomic_path
 from dla_cnn import grid
-from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, extended_view
+from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, extended_view, z_to_window_px
 from dla_cnn.absorber.model import REAL_MIN_LOG_NHI, REAL_RADIUS_PX
 from dla_cnn.absorber.stage import propose
 from dla_cnn.sightline import Sightline
@@ -65,10 +65,6 @@ class SimulatedView:
     lyb_emission_px: float
 
 
-def _centre_px(z: np.ndarray, window_start: int) -> np.ndarray:
-    return np.log10(grid.LYA_REST * (1.0 + np.asarray(z))) / grid.DLOGLAM - window_start
-
-
 def simulate_view(rng: np.random.Generator, cfg: CropSetConfig) -> SimulatedView:
     """Simulate one sightline (randomised sky) and its scanner inputs."""
     sim = draw_sky(rng, cfg.simulator, sky_variation(cfg.sky))
@@ -87,10 +83,10 @@ def simulate_view(rng: np.random.Generator, cfg: CropSetConfig) -> SimulatedView
     flux, ivar, mask, _ = host.realise(rng, extra)
     sl = Sightline("sim", zq, s0, flux, ivar, mask)
     absorbers = np.concatenate([host.absorbers, np.column_stack([z, log_n, b])]) if len(z) else host.absorbers
-    win = sl.window()
-    truth = np.column_stack([_centre_px(absorbers[:, 0], w0), absorbers[:, 1]]) if len(absorbers) else np.empty((0, 2))
+    truth = np.column_stack([z_to_window_px(absorbers[:, 0], w0), absorbers[:, 1]]) if len(absorbers) else np.empty((0, 2))
     lyb_em = float(np.log10(1033.0 * (1 + zq)) / grid.DLOGLAM - w0)
-    return SimulatedView(extended_view(sl), win.channels(), win.valid, (z_min, z_max), truth, lyb_em)
+    view = extended_view(sl)
+    return SimulatedView(view, view.window_channels, view.window_valid, (z_min, z_max), truth, lyb_em)
 
 
 def _simulate_chunk(task: tuple[CropSetConfig, int]) -> list[SimulatedView]:
@@ -120,7 +116,7 @@ def label_candidates(centres: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 def candidate_centres(rng: np.random.Generator, sv: SimulatedView, proposals: np.ndarray, cfg: CropSetConfig) -> np.ndarray:
     """Proposals, jittered truths and hard negatives of one sightline (window pixels)."""
-    lo, hi = (_centre_px(np.array(sv.z_range), sv.view.window_start) if sv.z_range[1] > sv.z_range[0]
+    lo, hi = (z_to_window_px(np.array(sv.z_range), sv.view.window_start) if sv.z_range[1] > sv.z_range[0]
               else (np.array([0.0, grid.N_WINDOW - 1.0])))
     parts = [proposals]
     real = sv.truth[sv.truth[:, 1] >= REAL_MIN_LOG_NHI] if len(sv.truth) else sv.truth
@@ -190,7 +186,3 @@ def build_crop_set(cfg: CropSetConfig, stage1, out: str | Path, workers: int = 1
                  ll=crops["ll"].astype(np.float16), scalars=crops["scalars"], labels=np.concatenate(labels))
     return out
 
-
-def with_seed(cfg: CropSetConfig, seed: int, n: int) -> CropSetConfig:
-    """The same recipe with another seed and size (validation sets)."""
-    return replace(cfg, seed=seed, n_sightlines=n)

@@ -1,7 +1,7 @@
 """The absorber-level stage of a scan: measure, merge and decide each candidate.
 
 For every sightline the per-pixel network proposes candidates with recall-tuned
-thresholds (:data:`~dla_cnn.absorber.data.PROPOSAL_DETECT`).  This stage then
+thresholds (:data:`PROPOSAL_DETECT`).  This stage then
 
 1. cuts each candidate's crop and runs the absorber-level model on all crops of a batch
    of sightlines at once;
@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dla_cnn import grid
-from dla_cnn.absorber.crops import ExtendedView, concat_crops, cut_crops, stage1_channels
+from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, stage1_channels, z_to_window_px
 from dla_cnn.absorber.model import decode_absorber_outputs
 from dla_cnn.scan.detect import DLA_MIN_LOG_NHI, DetectConfig, Detection, detect_absorbers, mark_lyb, vote_mass_curve
 
@@ -64,10 +64,10 @@ class StageConfig:
     skies the fit's log N_HI scattered more than the network's), ``nhi`` (its log N_HI
     replaces the network's where the fit converges) or ``nhi+z`` (also its centre)."""
     voigt_min_log_nhi: float = 19.8
+    """Absorbers the network measures below this column are not fitted (no damping wings)."""
     dla_rule: str = "log_nhi"
     """How the type is decided: ``log_nhi`` (DLA where the measured log N_HI >= 20.3) or
     ``p_dla`` (DLA where the DLA head's probability >= 0.5)."""
-    """Absorbers the network measures below this column are not fitted (no damping wings)."""
     proposal: DetectConfig = field(default_factory=lambda: PROPOSAL_DETECT)
 
 
@@ -104,20 +104,6 @@ class StageCalibration:
         return np.clip(np.interp(p, x, y), 0.0, 1.0)
 
 
-@dataclass
-class Candidate:
-    """One proposal of one sightline, with what the absorber-level model said of it."""
-
-    sightline: int
-    centre_px: float
-    p_real: float = 0.0
-    p_dla: float = 0.0
-    log_nhi: float = np.nan
-    offset_err: float = np.nan
-    log_nhi_err: float = np.nan
-    vote_mass: float = 0.0
-
-
 _BUCKETS = (16, 64, 256, 512)
 """Crop batches are padded to one of these sizes, so a compiled model sees few shapes."""
 
@@ -152,7 +138,7 @@ def propose(prob: np.ndarray, offset: np.ndarray, log_nhi: np.ndarray, window_st
     """
     dets = detect_absorbers(prob, offset, log_nhi, window_start, None, valid, cfg)
     centres = np.array([d.centre_px for d in dets], dtype=float)
-    lo, hi = _z_to_px(np.array(z_range, dtype=float), window_start)
+    lo, hi = z_to_window_px(np.array(z_range, dtype=float), window_start)
     if np.isfinite(lo) and np.isfinite(hi):
         centres = centres[(centres >= lo - 15) & (centres <= hi + 15)]
     return centres, stage1_channels(prob, vote_mass_curve(prob, offset, cfg, valid), log_nhi)
@@ -249,7 +235,7 @@ class AbsorberStage:
                 log_nhi_err=n_err,
                 confidence=float(conf[k]), type="DLA" if self._is_dla(ln, pred["p_dla"][k]) else "SUBDLA",
                 lambda_obs=float(lam),
-                vote_mass=float(curves[ci + _ext_offset(), 1]), raw_log_nhi=ln,
+                vote_mass=float(curves[ci + EXT_BLUE, 1]), raw_log_nhi=ln,
                 raw_z_err=float(pred["offset_err"][k] * dz_dpx), raw_nhi_err=raw_n_err,
                 p_real=float(pred["p_real"][k]), p_dla=float(pred["p_dla"][k]), nhi_fit=fitted,
             ))
@@ -265,7 +251,6 @@ class AbsorberStage:
 
     def _fit(self, view: ExtendedView, centre: float, log_nhi: float):
         """Profile fit on the extended view (flux and sigma recovered from the weight channel)."""
-        from dla_cnn.absorber.crops import EXT_BLUE
         from dla_cnn.absorber.voigt_fit import fit_damped_lya
 
         flux, weight = view.channels[:, 0].astype(float), view.channels[:, 1].astype(float)
@@ -275,13 +260,3 @@ class AbsorberStage:
         return fit_damped_lya(flux, sigma, valid & (sigma > 0), view.window_start, float(centre), float(log_nhi),
                               offset=EXT_BLUE)
 
-
-def _ext_offset() -> int:
-    from dla_cnn.absorber.crops import EXT_BLUE
-
-    return EXT_BLUE
-
-
-def _z_to_px(z: np.ndarray, window_start: int) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.log10(grid.LYA_REST * (1.0 + z)) / grid.DLOGLAM - window_start

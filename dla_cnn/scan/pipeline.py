@@ -108,14 +108,13 @@ def prepare(item: Sightline | SightlineError, keep_sightline: bool = False) -> P
         z_min, z_max = sl.search_z_range()
         row["z_min"], row["z_max"] = z_min, z_max
         sl.check_searchable()
-        win = sl.window()
-        view = extended_view(sl)
+        view = extended_view(sl, row["snr"])
     except SightlineError as err:
         row["status"], row["message"] = err.status, err.problem
         row["n_dla"] = row["n_subdla"] = -1
         return Prepared(row, sightline=sl if keep_sightline else None)
-    return Prepared(row, win.channels(), win.start_index, win.valid, (z_min, z_max), sl if keep_sightline else None,
-                    view)
+    return Prepared(row, view.window_channels, view.window_start, view.window_valid, (z_min, z_max),
+                    sl if keep_sightline else None, view)
 
 
 class Scanner:
