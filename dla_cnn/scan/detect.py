@@ -149,6 +149,11 @@ def vote_mass_curve(prob: np.ndarray, offset: np.ndarray, cfg: DetectConfig = De
     This is the curve whose peaks :func:`detect_absorbers` thresholds at ``cfg.min_votes``.
     """
     hist, _, _ = vote_histogram(prob, offset, cfg.p_vote, valid)
+    return _vote_mass(hist, cfg)
+
+
+def _vote_mass(hist: np.ndarray, cfg: DetectConfig) -> np.ndarray:
+    """Votes within +-``cfg.peak_window`` px, per perfect absorber."""
     return np.convolve(hist, np.ones(2 * cfg.peak_window + 1), mode="same") / N_VOTERS_PERFECT
 
 
@@ -189,8 +194,7 @@ def detect_absorbers(
     if not voter.any():
         return []
     smooth = gaussian_filter1d(hist, cfg.smooth_sigma, mode="constant")
-    kernel = np.ones(2 * cfg.peak_window + 1)
-    mass = np.convolve(hist, kernel, mode="same") / N_VOTERS_PERFECT
+    mass = _vote_mass(hist, cfg)
     is_max = np.r_[False, (smooth[1:-1] >= smooth[:-2]) & (smooth[1:-1] > smooth[2:]), False]
     cand = np.flatnonzero(is_max & (mass >= cfg.min_votes))
     taken: list[int] = []
