@@ -1,6 +1,7 @@
 """Spectrum readers and writers: every format becomes a :class:`~dla_cnn.sightline.Sightline`.
 
-Formats (see :mod:`dla_cnn.io.dispatch` for how they are recognised):
+Formats (see :mod:`dla_cnn.io.dispatch` for how they are recognised, and
+:mod:`dla_cnn.io.registry` for adding one):
 
 * BOSS/eBOSS ``spec-PLATE-MJD-FIBER.fits`` -- :func:`read_boss_spec`, :func:`write_boss_spec`
 * SDSS-I/II DR7 ``spSpec-MJD-PLATE-FIBER.fit`` -- :func:`read_spspec`
@@ -15,8 +16,12 @@ in its place, so a batch never stops on one bad file.  Spectra off the SDSS grid
 rebinned with :func:`rebin_to_sdss_grid`.
 """
 
+# Each format module registers its spectrum formats on import; this import order is the
+# order they are listed in (FORMATS, error messages).  Sniffing goes by priority.
 from dla_cnn.io.boss import read_boss_spec, write_boss_spec
+from dla_cnn.io.sdss import read_spplate, read_spspec
 from dla_cnn.io.desi import read_desi_coadd
+from dla_cnn.io.table import read_table_spectrum
 from dla_cnn.io.dispatch import (
     FORMATS,
     expand_inputs,
@@ -27,8 +32,7 @@ from dla_cnn.io.dispatch import (
 )
 from dla_cnn.io.qsocat import catalog_redshift, read_quasar_catalog, redshift_lookup
 from dla_cnn.io.rebin import coadd_on_grid, rebin_to_sdss_grid
-from dla_cnn.io.sdss import read_spplate, read_spspec
-from dla_cnn.io.table import read_table_spectrum
+from dla_cnn.io.registry import register_format, register_identifier, registered_formats, unregister_format
 
 __all__ = [
     "FORMATS",
@@ -46,6 +50,10 @@ __all__ = [
     "read_table_spectrum",
     "rebin_to_sdss_grid",
     "redshift_lookup",
+    "register_format",
+    "register_identifier",
+    "registered_formats",
     "sniff_format",
+    "unregister_format",
     "write_boss_spec",
 ]

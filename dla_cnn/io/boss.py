@@ -5,12 +5,16 @@ Layout: empty primary HDU; HDU1 ``COADD`` (columns ``flux``, ``loglam``, ``ivar`
 PLATE, MJD, FIBERID, Z, CLASS, THING_ID, PLUG_RA, PLUG_DEC, ...); HDU3 ``SPZLINE``.
 Flux and wavelength are read with specutils' ``SDSS-III/IV spec`` loader; ivar,
 and_mask and the SPALL row with astropy.
+
+Registered as the ``boss-spec`` format: a file with a ``COADD`` or ``SPALL`` HDU, or
+(a looser rule, tried after the SDSS image formats) whose HDU1 is a table with the
+COADD columns.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,7 @@ from dla_cnn.io._common import (
     sightline_id_from,
 )
 from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.io.registry import Source, register_format, register_identifier
 from dla_cnn.sightline import Sightline
 
 try:  # specutils >= 2.0
@@ -278,3 +283,47 @@ def write_boss_spec(
     path = Path(path)
     hdul.writeto(path, overwrite=overwrite)
     return path
+
+
+# ------------------------------------------------------------------------------ registry
+def identify_boss_spec(source: Source) -> bool:
+    """A FITS file with a ``COADD`` or ``SPALL`` HDU.
+
+    Parameters
+    ----------
+    source : Source
+        The open FITS file.
+
+    Returns
+    -------
+    bool
+    """
+    names = [h.name.upper() for h in source.hdul]
+    return "COADD" in names or "SPALL" in names
+
+
+def identify_boss_columns(source: Source) -> bool:
+    """A FITS file whose HDU1 is a binary table with ``flux``, ``loglam``, ``ivar``, ``and_mask``.
+
+    Parameters
+    ----------
+    source : Source
+        The open FITS file.
+
+    Returns
+    -------
+    bool
+    """
+    hdul = source.hdul
+    if len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU):
+        return set(COADD_COLUMNS) <= {c.lower() for c in hdul[1].columns.names}
+    return False
+
+
+def _read_source(source: Source, z_qso: RedshiftArg, zmap: Mapping | None, engine: str) -> Iterator[Sightline]:
+    yield read_boss_hdul(source.hdul, source.path, z_qso, zmap, engine)
+
+
+register_format(FORMAT, identify_boss_spec, _read_source, priority=20,
+                aliases=("boss", "spec", SPECUTILS_FORMAT))
+register_identifier(FORMAT, identify_boss_columns, priority=40)

@@ -6,6 +6,9 @@ Per camera ``C`` in B, R, Z: image HDUs ``C_WAVELENGTH`` (Angstrom, vacuum),
 spectrum.  Each camera is rebinned onto the universal SDSS grid and the cameras are
 merged inverse-variance weighted where they overlap.  Redshifts are not in the file:
 they come from a separate table (TARGETID, Z) given by the caller.
+
+Registered as the ``desi-coadd`` format, tried before every other FITS format: a file
+with ``*_WAVELENGTH`` and ``*_FLUX`` image HDUs, or a ``FIBERMAP`` HDU.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dla_cnn.io._common import (
 )
 from dla_cnn.io.qsocat import as_redshift_map
 from dla_cnn.io.rebin import coadd_on_grid, rebin_to_sdss_grid
+from dla_cnn.io.registry import Source, register_format
 from dla_cnn.sightline import Sightline
 
 FORMAT = "desi-coadd"
@@ -187,3 +191,29 @@ def read_desi_coadd(
                 raise item
             out.append(item)
         return out
+
+
+# ------------------------------------------------------------------------------ registry
+def identify_desi_coadd(source: Source) -> bool:
+    """A FITS file with camera HDUs (``B_WAVELENGTH`` + ``B_FLUX``, ...) or a ``FIBERMAP`` HDU.
+
+    Parameters
+    ----------
+    source : Source
+        The open FITS file.
+
+    Returns
+    -------
+    bool
+    """
+    hdul = source.hdul
+    return bool(desi_cameras(hdul)) or "FIBERMAP" in [h.name.upper() for h in hdul]
+
+
+def _read_source(
+    source: Source, z_qso: RedshiftArg, zmap: Mapping | None, engine: str
+) -> Iterator[Sightline | SightlineError]:
+    return iter_desi_hdul(source.hdul, source.path, None, z_qso, zmap)
+
+
+register_format(FORMAT, identify_desi_coadd, _read_source, priority=10, aliases=("desi",))

@@ -1,7 +1,9 @@
 """Read any supported spectrum file: format sniffing and batch iteration.
 
 The format is told from the file's content -- FITS HDU names and headers, the NPZ /
-ECSV / CSV signatures -- never from the file name alone.
+ECSV / CSV signatures -- never from the file name.  Each format module registers its
+content identifiers and reader with :mod:`dla_cnn.io.registry`, which tries the
+identifiers in order of priority (listed there).  The built-in formats:
 
 ============== ==========================================================
 format         recognised by
@@ -22,39 +24,29 @@ from __future__ import annotations
 import glob
 import gzip
 import os
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+# the format modules register their formats on import (dla_cnn.io imports them in
+# listing order before this module)
+from dla_cnn.io import boss, sdss, desi, table  # noqa: F401
 from dla_cnn.exceptions import (
-    DATA_ERRORS, ConfigError, RunError, SightlineError, SpectrumReadError, UnknownFormatError, describe,
+    DATA_ERRORS, RunError, SightlineError, SpectrumReadError, UnknownFormatError, describe,
 )
-from dla_cnn.io._common import READ_ERRORS, RedshiftArg, as_int, open_fits
-from dla_cnn.io.boss import read_boss_hdul
-from dla_cnn.io.desi import desi_cameras, iter_desi_hdul
+from dla_cnn.io._common import RedshiftArg, open_fits
 from dla_cnn.io.qsocat import as_redshift_map
-from dla_cnn.io.sdss import iter_spplate_hdul, read_spspec_hdul
-from dla_cnn.io.table import (
-    is_spectrum_table,
-    read_table_hdul,
-    read_table_spectrum,
-    spectrum_table_hdu,
-)
+from dla_cnn.io.registry import Source, SpectrumFormat, get_format, identify_format, registered_formats
+from dla_cnn.io.table import is_text, is_zip, npz_keys
 from dla_cnn.sightline import Sightline
 
-FITS_FORMATS = ("boss-spec", "spspec", "spplate", "desi-coadd", "table-fits")
-FORMATS = FITS_FORMATS + ("table-ecsv", "table-csv", "npz")
-"""Format names accepted by ``format=``."""
+FORMATS = registered_formats()
+"""Format names accepted by ``format=`` (the built-in ones;
+:func:`~dla_cnn.io.registry.registered_formats` also lists formats registered later)."""
 
-_ALIASES = {
-    "boss": "boss-spec", "spec": "boss-spec", "sdss-iii/iv spec": "boss-spec",
-    "sdss-i/ii spspec": "spspec", "sdss spplate": "spplate", "desi": "desi-coadd",
-    "fits": "table-fits", "ecsv": "table-ecsv", "csv": "table-csv",
-}
+FITS_FORMATS = tuple(name for name in FORMATS if get_format(name).fits)
 
 SPECTRUM_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".fts", ".ecsv", ".csv", ".npz")
 """File endings picked up when a directory is given to :func:`iter_spectra`."""
@@ -67,37 +59,34 @@ def canonical_format(format: str | None) -> str | None:
     """Normalise a ``format=`` argument; :class:`ConfigError` if it is not known."""
     if format is None:
         return None
-    name = _ALIASES.get(format.strip().lower(), format.strip().lower())
-    if name not in FORMATS:
-        raise ConfigError(f"unknown spectrum format {format!r}; choose from {', '.join(FORMATS)}")
-    return name
+    return get_format(format).name
 
 
 # ------------------------------------------------------------------------------ sniffing
 def sniff_hdul(hdul: fits.HDUList, path: str) -> str:
     """Format of an open FITS file (see the module table); :class:`UnknownFormatError` if none."""
-    names = [h.name.upper() for h in hdul]
-    if desi_cameras(hdul) or "FIBERMAP" in names:
-        return "desi-coadd"
-    if "COADD" in names or "SPALL" in names:
-        return "boss-spec"
-    hdr = hdul[0].header
-    if hdr.get("NAXIS") == 2 and "COEFF0" in hdr:
-        nrow = as_int(hdr.get("NAXIS2"), 0)
-        if as_int(hdr.get("FIBERID"), 0) > 0:
-            return "spspec"
-        if "PLUGMAP" in names or nrow > 5:
-            return "spplate"
-        if nrow >= 4:
-            return "spspec"
-    if len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU):
-        cols = {c.lower() for c in hdul[1].columns.names}
-        if {"flux", "loglam", "ivar", "and_mask"} <= cols:
-            return "boss-spec"
-    if spectrum_table_hdu(hdul) is not None:
-        return "table-fits"
-    listing = ", ".join(n or "PRIMARY" for n in names)
-    raise UnknownFormatError(path, f"FITS file (HDUs: {listing}) is not a spectrum format dla-cnn reads")
+    return _identify(Source(path, _FITS_MAGIC, hdul)).name
+
+
+def _identify(source: Source) -> SpectrumFormat:
+    """The registered format of ``source``, or the one-line error that says what the content is."""
+    fmt = identify_format(source)
+    if fmt is not None:
+        return fmt
+    path, head = source.path, source.head
+    if source.hdul is not None:
+        listing = ", ".join(h.name.upper() or "PRIMARY" for h in source.hdul)
+        raise UnknownFormatError(path, f"FITS file (HDUs: {listing}) is not a spectrum format dla-cnn reads")
+    if not head:
+        raise UnknownFormatError(path, "empty file")
+    if is_zip(head):
+        keys = npz_keys(path)  # SpectrumReadError when it is no readable .npz
+        raise UnknownFormatError(path, ".npz archive without flux and wavelength/loglam arrays "
+                                       f"(keys: {', '.join(keys)})")
+    if not is_text(head):
+        raise UnknownFormatError(path, "binary content that is neither FITS nor NPZ")
+    raise UnknownFormatError(path, "text that is not an ECSV/CSV spectrum table "
+                                   "(needs flux and wavelength or loglam columns)")
 
 
 def _head(path: str) -> bytes:
@@ -112,19 +101,6 @@ def _head(path: str) -> bytes:
     return head
 
 
-def _text_kind(path: str, head: bytes) -> str | None:
-    text = head.decode("utf-8", errors="replace")
-    if text.lstrip().startswith("# %ECSV"):
-        return "table-ecsv"
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        names = [c.strip().strip('"').strip("'") for c in line.split(",")]
-        return "table-csv" if len(names) > 1 and is_spectrum_table(names) else None
-    return None
-
-
 def sniff_format(path: str | Path) -> str:
     """Tell a spectrum file's format from its content.
 
@@ -137,7 +113,7 @@ def sniff_format(path: str | Path) -> str:
     Returns
     -------
     str
-        One of :data:`FORMATS`.
+        The name of a registered format (one of :data:`FORMATS` for the built-in ones).
 
     Raises
     ------
@@ -152,30 +128,8 @@ def sniff_format(path: str | Path) -> str:
     head = _head(path)
     if head.startswith(_FITS_MAGIC):
         with open_fits(path) as hdul:
-            return sniff_hdul(hdul, path)
-    return _non_fits_kind(path, head)
-
-
-def _non_fits_kind(path: str, head: bytes) -> str:
-    if not head:
-        raise UnknownFormatError(path, "empty file")
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                keys = list(data.files)
-        except (zipfile.BadZipFile, *READ_ERRORS) as exc:
-            raise SpectrumReadError(path, f"zip archive that is not a readable .npz ({describe(exc)})") from None
-        if is_spectrum_table(keys):
-            return "npz"
-        raise UnknownFormatError(path, ".npz archive without flux and wavelength/loglam arrays "
-                                       f"(keys: {', '.join(keys)})")
-    if b"\0" in head or head.decode("utf-8", errors="replace").count("\ufffd") > len(head) // 20:
-        raise UnknownFormatError(path, "binary content that is neither FITS nor NPZ")
-    kind = _text_kind(path, head)
-    if kind is None:
-        raise UnknownFormatError(path, "text that is not an ECSV/CSV spectrum table "
-                                       "(needs flux and wavelength or loglam columns)")
-    return kind
+            return _identify(Source(path, head, hdul)).name
+    return _identify(Source(path, head, None)).name
 
 
 # ------------------------------------------------------------------------------ reading
@@ -186,24 +140,17 @@ def _iter_file(path: str, fmt: str | None, z_qso: RedshiftArg, zmap: Mapping | N
     if fmt is None:
         head = _head(path)
         is_fits = head.startswith(_FITS_MAGIC)
-        kind = None if is_fits else _non_fits_kind(path, head)
+        spec = None if is_fits else _identify(Source(path, head, None))
     else:
-        is_fits, kind = fmt in FITS_FORMATS, fmt
+        head, spec = b"", get_format(fmt)
+        is_fits = spec.fits
     if not is_fits:
-        yield read_table_spectrum(path, z_qso, zmap, format=kind)
+        yield from spec.read(Source(path, head, None), z_qso, zmap, engine)
         return
     with open_fits(path) as hdul:
-        kind = kind or sniff_hdul(hdul, path)
-        if kind == "boss-spec":
-            yield read_boss_hdul(hdul, path, z_qso, zmap, engine)
-        elif kind == "spspec":
-            yield read_spspec_hdul(hdul, path, z_qso, zmap)
-        elif kind == "spplate":
-            yield from iter_spplate_hdul(hdul, path, None, z_qso, zmap)
-        elif kind == "desi-coadd":
-            yield from iter_desi_hdul(hdul, path, None, z_qso, zmap)
-        else:
-            yield read_table_hdul(hdul, path, z_qso, zmap)
+        source = Source(path, head, hdul)
+        spec = spec or _identify(source)
+        yield from spec.read(source, z_qso, zmap, engine)
 
 
 def iter_sightlines(

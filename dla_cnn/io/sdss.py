@@ -16,6 +16,10 @@ puts their wavelengths one pixel (69 km/s) red of the ``COEFF0``/``COEFF1`` solu
 for files with ``CRPIX1 = 1`` (specutils 2.4); here the solution is taken from the
 header as the format defines it.  The mask's informational ``EMLINE`` bit is not
 treated as bad.
+
+Registered as the ``spspec`` and ``spplate`` formats: a 2-D primary image with
+``COEFF0`` is an spSpec file when its header has ``FIBERID > 0``, else an spPlate file
+when it has a ``PLUGMAP`` HDU or more than 5 rows, else an spSpec file with 4-5 rows.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from dla_cnn.io._common import (
     sightline_id_from,
 )
 from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.io.registry import Source, register_format
 from dla_cnn.sightline import Sightline
 
 EMLINE_BIT = 1 << 30
@@ -271,3 +276,61 @@ def read_spplate(
                 raise item
             out.append(item)
         return out
+
+
+# ------------------------------------------------------------------------------ registry
+def _image_kind(hdul: fits.HDUList) -> str | None:
+    """``spspec``, ``spplate`` or None from the primary header (see the module docstring)."""
+    hdr = hdul[0].header
+    if not (hdr.get("NAXIS") == 2 and "COEFF0" in hdr):
+        return None
+    nrow = as_int(hdr.get("NAXIS2"), 0)
+    if as_int(hdr.get("FIBERID"), 0) > 0:
+        return "spspec"
+    if "PLUGMAP" in [h.name.upper() for h in hdul] or nrow > 5:
+        return "spplate"
+    return "spspec" if nrow >= 4 else None
+
+
+def identify_spspec(source: Source) -> bool:
+    """A DR7 ``spSpec`` file: 2-D primary image with COEFF0 and FIBERID > 0 (or 4-5 rows).
+
+    Parameters
+    ----------
+    source : Source
+        The open FITS file.
+
+    Returns
+    -------
+    bool
+    """
+    return _image_kind(source.hdul) == "spspec"
+
+
+def identify_spplate(source: Source) -> bool:
+    """An ``spPlate`` file: 2-D primary image with COEFF0 and a PLUGMAP HDU (or > 5 rows).
+
+    Parameters
+    ----------
+    source : Source
+        The open FITS file.
+
+    Returns
+    -------
+    bool
+    """
+    return _image_kind(source.hdul) == "spplate"
+
+
+def _read_spspec_source(source: Source, z_qso: RedshiftArg, zmap: Mapping | None, engine: str) -> Iterator[Sightline]:
+    yield read_spspec_hdul(source.hdul, source.path, z_qso, zmap)
+
+
+def _read_spplate_source(
+    source: Source, z_qso: RedshiftArg, zmap: Mapping | None, engine: str
+) -> Iterator[Sightline | SightlineError]:
+    return iter_spplate_hdul(source.hdul, source.path, None, z_qso, zmap)
+
+
+register_format("spspec", identify_spspec, _read_spspec_source, priority=30, aliases=("sdss-i/ii spspec",))
+register_format("spplate", identify_spplate, _read_spplate_source, priority=30, aliases=("sdss spplate",))

@@ -5,13 +5,18 @@ honoured) or ``loglam`` (log10 Angstrom); ``flux``; ``ivar`` or ``error``/``sigm
 optional ``mask`` (non-zero = bad).  ``.npz`` files use the same keys.  The quasar
 redshift comes from the caller, a quasar catalog, or a ``z_qso``/``Z`` keyword in the
 table meta / FITS header (0-d ``z_qso`` array in ``.npz``).
+
+Registered as four formats, each told from the content: ``table-fits`` (a FITS binary
+table with flux and wavelength/loglam columns, tried after every other FITS format),
+``npz`` (a NumPy archive with those keys), ``table-ecsv`` (``# %ECSV`` text) and
+``table-csv`` (comma-separated text whose header names those columns).
 """
 
 from __future__ import annotations
 
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ from dla_cnn.io._common import (
     sightline_id_from,
 )
 from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.io.registry import Source, register_format
 from dla_cnn.sightline import Sightline
 
 WAVE_COLUMNS = ("wavelength", "wave", "lambda")
@@ -237,3 +243,130 @@ def read_table_spectrum(
         cols = {name: table[name] for name in table.colnames}
         return _spectrum_from_columns(cols, [dict(table.meta)], path, kind, None, z_qso, zmap, sightline_id)
     raise UnknownFormatError(path, f"{kind!r} is not a table format ({', '.join(TABLE_FORMATS)})")
+
+
+# ------------------------------------------------------------------------------ registry
+def npz_keys(path: str) -> list[str]:
+    """The array names in a NumPy ``.npz`` archive.
+
+    Parameters
+    ----------
+    path : str
+        The archive.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    SpectrumReadError
+        If the file is a zip archive that NumPy cannot read as ``.npz``.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return list(data.files)
+    except (zipfile.BadZipFile, *READ_ERRORS) as exc:
+        raise SpectrumReadError(path, f"zip archive that is not a readable .npz ({describe(exc)})") from None
+
+
+def is_zip(head: bytes) -> bool:
+    """True if ``head`` starts like a zip archive (``.npz``)."""
+    return head.startswith(b"PK\x03\x04")
+
+
+def is_text(head: bytes) -> bool:
+    """True if ``head`` is text: not empty, not a zip archive, no NUL, few undecodable bytes."""
+    if not head or is_zip(head) or b"\0" in head:
+        return False
+    return head.decode("utf-8", errors="replace").count("\ufffd") <= len(head) // 20
+
+
+def identify_table_fits(source: Source) -> bool:
+    """A FITS file with a binary table holding flux and wavelength/loglam columns.
+
+    Parameters
+    ----------
+    source : Source
+        The open FITS file.
+
+    Returns
+    -------
+    bool
+    """
+    return spectrum_table_hdu(source.hdul) is not None
+
+
+def identify_npz(source: Source) -> bool:
+    """A readable NumPy ``.npz`` archive with flux and wavelength/loglam arrays.
+
+    Parameters
+    ----------
+    source : Source
+        The file and its first bytes.
+
+    Returns
+    -------
+    bool
+    """
+    if not is_zip(source.head):
+        return False
+    try:
+        return is_spectrum_table(npz_keys(source.path))
+    except SpectrumReadError:
+        return False
+
+
+def identify_ecsv(source: Source) -> bool:
+    """Text that starts with the ``# %ECSV`` signature.
+
+    Parameters
+    ----------
+    source : Source
+        The file and its first bytes.
+
+    Returns
+    -------
+    bool
+    """
+    return is_text(source.head) and source.head.decode("utf-8", errors="replace").lstrip().startswith("# %ECSV")
+
+
+def identify_csv(source: Source) -> bool:
+    """Text whose first line that is not a ``#`` comment names flux and wavelength/loglam, comma-separated.
+
+    Parameters
+    ----------
+    source : Source
+        The file and its first bytes.
+
+    Returns
+    -------
+    bool
+    """
+    if not is_text(source.head):
+        return False
+    for line in source.head.decode("utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        names = [c.strip().strip('"').strip("'") for c in line.split(",")]
+        return len(names) > 1 and is_spectrum_table(names)
+    return False
+
+
+def _read_fits_source(source: Source, z_qso: RedshiftArg, zmap: Mapping | None, engine: str) -> Iterator[Sightline]:
+    yield read_table_hdul(source.hdul, source.path, z_qso, zmap)
+
+
+def _file_reader(kind: str):
+    def read(source: Source, z_qso: RedshiftArg, zmap: Mapping | None, engine: str) -> Iterator[Sightline]:
+        yield read_table_spectrum(source.path, z_qso, zmap, format=kind)
+
+    return read
+
+
+register_format("table-fits", identify_table_fits, _read_fits_source, priority=50, aliases=("fits",))
+register_format("table-ecsv", identify_ecsv, _file_reader("table-ecsv"), priority=70, fits=False, aliases=("ecsv",))
+register_format("table-csv", identify_csv, _file_reader("table-csv"), priority=80, fits=False, aliases=("csv",))
+register_format("npz", identify_npz, _file_reader("npz"), priority=60, fits=False)
