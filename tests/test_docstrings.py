@@ -18,6 +18,8 @@ PACKAGES = (
     "dla_cnn.model",
     "dla_cnn.scan",
     "dla_cnn.absorber",
+    "dla_cnn.vet",
+    "dla_cnn.plots",
 )
 
 

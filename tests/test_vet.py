@@ -298,6 +298,49 @@ def test_truth_errors(tmp_path):
         vet.normalise_truth(Table({"ra": [1.0]}), kind="sdss")
 
 
+def test_truth_formats_are_asked_in_order_of_priority():
+    from dla_cnn.vet import truth
+
+    builtin = sorted(truth._REGISTRY.values(), key=lambda f: f.priority)
+    assert [f.name for f in builtin] == ["dlacnn", "gp", "parks", "noterdaeme", "prochaska_dr5"]
+    assert list(vet.TRUTH_FORMATS) == ["dlacnn", "prochaska_dr5", "noterdaeme", "gp", "parks"]
+    # a new format is one registration; a lower priority number wins over a looser format
+    t = Table({"sightline_id": ["a"], "z_abs": [2.5], "log_nhi": [20.5], "survey": ["toy"]})
+    try:
+        truth.register_truth_format("toy", "toy survey", priority=60, identify=lambda tab: "survey" in tab.colnames)
+        assert vet.detect_truth_format(t) == "dlacnn"
+        truth.register_truth_format("toy", "toy survey", priority=5, identify=lambda tab: "survey" in tab.colnames)
+        assert vet.detect_truth_format(t) == "toy" and "toy" in vet.TRUTH_FORMATS
+        out = vet.normalise_truth(t)
+        assert out.meta["truth_format"] == "toy" and list(out["z_abs"]) == [2.5]
+    finally:
+        truth.unregister_truth_format("toy")
+    assert vet.detect_truth_format(t) == "dlacnn" and "toy" not in vet.TRUTH_FORMATS
+
+
+def test_truth_files_are_told_apart_by_content(tmp_path):
+    t = Table({"PLATE": [7001], "MJD": [57001], "FIBER": [12], "Z_ABS": [2.6], "LOG.NHI": [20.5]})
+    t.write(tmp_path / "noterdaeme.txt", format="ascii.csv")
+    t.write(tmp_path / "noterdaeme.dat", format="fits")
+    t.write(tmp_path / "noterdaeme.ecsv.csv", format="ascii.ecsv")
+    for name in ("noterdaeme.txt", "noterdaeme.dat", "noterdaeme.ecsv.csv"):
+        out = vet.read_truth(tmp_path / name)
+        assert out.meta["truth_format"] == "noterdaeme" and list(out["sightline_id"]) == ["7001-57001-0012"]
+
+
+@pytest.mark.slow
+def test_vet_imports_no_plotting():
+    import subprocess
+    import sys
+
+    code = "import sys, dla_cnn.vet; print('matplotlib' in sys.modules, 'dla_cnn.plots' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["False", "False"]
+    from dla_cnn.plots.vet import vet_plots
+
+    assert vet.vet_plots is vet_plots
+
+
 def test_empty_truth_table_vets_to_zero_completeness_denominators():
     from astropy.table import Table
 

@@ -1,4 +1,4 @@
-"""Figures: one sightline with its absorbers and the model's per-pixel view, and catalog summaries.
+"""Figures of one sightline with its absorbers and the model's per-pixel view, and of a catalog.
 
 All functions take data and a path, draw with matplotlib's Agg backend and return the path.
 """
@@ -6,6 +6,7 @@ All functions take data and a path, draw with matplotlib's Agg backend and retur
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -17,9 +18,16 @@ from dla_cnn import grid  # noqa: E402
 from dla_cnn.constants import DLA_MIN_LOG_NHI  # noqa: E402
 from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau  # noqa: E402
 
+if TYPE_CHECKING:
+    from astropy.table import Table
+
+    from dla_cnn.sightline import Sightline
+
+__all__ = ["plot_catalog_summary", "plot_sightline"]
+
 
 def plot_sightline(
-    sightline,
+    sightline: Sightline,
     path: str | Path,
     detections: list | None = None,
     prob: np.ndarray | None = None,
@@ -31,7 +39,8 @@ def plot_sightline(
     Parameters
     ----------
     sightline : Sightline
-    path : path
+        The spectrum.
+    path : str or Path
         Output PNG.
     detections : list of Detection, optional
         Each is drawn as a Voigt model (b = 30 km/s) over the window-normalised data.
@@ -39,6 +48,11 @@ def plot_sightline(
         Per-pixel classifier probability and vote histogram (normalised), drawn below.
     truth : list of dict, optional
         True absorbers (``z_abs``, ``log_nhi``) marked with dashed lines.
+
+    Returns
+    -------
+    Path
+        The PNG written.
     """
     detections = detections or []
     win = sightline.window()
@@ -104,8 +118,21 @@ def _rough_continuum(flux: np.ndarray, valid: np.ndarray, width: int = 151) -> n
     return np.maximum(percentile_filter(filled, 90, size=width, mode="nearest"), 0.05)
 
 
-def plot_catalog_summary(absorbers, sightlines, path: str | Path) -> Path:
-    """N_HI and redshift distributions and confidences of a catalog (ABSORBERS, SIGHTLINES tables)."""
+def plot_catalog_summary(absorbers: Table, sightlines: Table, path: str | Path) -> Path:
+    """N_HI and redshift distributions and confidences of a catalog (ABSORBERS, SIGHTLINES tables).
+
+    Parameters
+    ----------
+    absorbers, sightlines : `~astropy.table.Table`
+        The catalog's ABSORBERS and SIGHTLINES tables (:func:`dla_cnn.catalog.read_catalog`).
+    path : str or Path
+        Output PNG (parent directories are created).
+
+    Returns
+    -------
+    Path
+        The PNG written.
+    """
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     types = np.asarray(absorbers["type"]).astype(str) if len(absorbers) else np.array([], dtype=str)
     nhi = np.asarray(absorbers["log_nhi"], dtype=float)
