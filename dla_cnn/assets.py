@@ -73,6 +73,44 @@ def default_model_path() -> Path:
     return asset_path(DEFAULT_MODEL)
 
 
+def packaged_models() -> dict[str, Path]:
+    """The packaged ``.keras`` models by name (file stem), e.g. ``{"dla_cnn_fcn": Path(...)}``."""
+    return {Path(name).stem: data_dir() / name for name in sorted(manifest().get("files", {}))
+            if name.startswith("models/") and name.endswith(".keras")}
+
+
+def resolve_model(spec: str | Path | None) -> Path:
+    """The model file a ``--model`` / ``--init-from`` value names.
+
+    Parameters
+    ----------
+    spec : str, Path or None
+        A path to a ``.keras`` file, or the name of a packaged model with or without its
+        ``.keras`` suffix (``dla_cnn_fcn``); None means the default packaged model.
+
+    Returns
+    -------
+    Path
+        An existing file (a packaged one has its sha256 checked).
+
+    Raises
+    ------
+    AssetError
+        Neither a file nor a packaged model of that name.
+    """
+    if spec is None:
+        return default_model_path()
+    path = Path(spec)
+    if path.is_file():
+        return path
+    models = packaged_models()
+    name = path.name[: -len(".keras")] if path.name.endswith(".keras") else path.name
+    if path.parent == Path(".") and name in models:
+        return asset_path(f"models/{name}.keras")
+    raise AssetError(f"{spec}: no such model file, and no packaged model of that name "
+                     f"(packaged: {', '.join(models) or 'none'})")
+
+
 def sample_spectra_dir() -> Path:
     """Directory of the packaged simulated BOSS sightlines (``spec-*.fits``)."""
     asset_path(SAMPLE_TRUTH)
@@ -82,14 +120,3 @@ def sample_spectra_dir() -> Path:
 def sample_truth_path() -> Path:
     """Truth table of the packaged sample sightlines."""
     return asset_path(SAMPLE_TRUTH)
-
-
-def update_manifest(names: list[str], provenance: str) -> dict:
-    """Record (or refresh) assets in the manifest; used by the scripts that make them."""
-    path = data_dir() / "manifest.json"
-    data = json.loads(path.read_text()) if path.exists() else {"files": {}}
-    for name in names:
-        data["files"][name] = {"sha256": sha256_of(data_dir() / name), "provenance": provenance}
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    manifest.cache_clear()
-    return data

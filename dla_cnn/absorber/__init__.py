@@ -7,6 +7,10 @@ crops come from simulated skies (:mod:`.data`), training is :mod:`.train`, fitti
 calibration is :mod:`.calibrate`.
 """
 
+from dla_cnn.backend import import_keras
+
+import_keras()  # before any submodule imports keras: keeps TensorFlow's C++ start-up lines quiet
+
 from dla_cnn.absorber.crops import ExtendedView, cut_crops, extended_view
 from dla_cnn.absorber.model import AbsorberConfig, AbsorberLoss, build_absorber_model, decode_absorber_outputs
 from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, StageConfig

@@ -33,9 +33,8 @@ def load_stage(model_path: str | Path, card: dict) -> AbsorberStage | None:
     section = card.get("stage2")
     if not section:
         return None
-    import keras
-
     from dla_cnn.assets import sha256_of
+    from dla_cnn.backend import load_saved_model
 
     import dla_cnn.absorber.model  # noqa: F401 - registers the loss a checkpoint may name
 
@@ -46,7 +45,7 @@ def load_stage(model_path: str | Path, card: dict) -> AbsorberStage | None:
     if sha != section.get("sha256"):
         raise AssetError(f"{path}: sha256 differs from the stage2 section of its model card")
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = load_saved_model(path)
     except Exception as err:  # keras raises many types for a bad zip or config
         raise AssetError(f"{path}: cannot load the absorber-level model ({describe(err)})") from None
     stage = AbsorberStage(model, StageCalibration.from_dict(section.get("calibration")),

@@ -6,6 +6,10 @@ window (``parks2018``); :func:`predict_windows` turns sightline windows into per
 :mod:`dla_cnn.model.train` (imported on demand).
 """
 
+from dla_cnn.backend import import_keras
+
+import_keras()  # before any submodule imports keras: keeps TensorFlow's C++ start-up lines quiet
+
 from dla_cnn.model.card import card_path, load_model, read_card, save_model, write_card
 from dla_cnn.model.data import TrainingData, cut_windows, sliding_windows
 from dla_cnn.model.loss import DLALoss, LossWeights, combined_loss, loss_terms

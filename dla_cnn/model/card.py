@@ -23,6 +23,7 @@ import keras
 from dla_cnn.atomic import atomic_path, write_text_atomic
 from dla_cnn import __version__
 from dla_cnn.assets import sha256_of
+from dla_cnn.backend import load_saved_model
 from dla_cnn.exceptions import AssetError, ConfigError, describe
 from dla_cnn.model.presets import PRESETS, config_from_dict, preset_config
 
@@ -213,7 +214,7 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict]:
         raise AssetError(f"{path}: sha256 differs from its model card (corrupt file, or the card of another model)")
     expect = _expected_input(card, path)
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = load_saved_model(path)
     except Exception as err:  # keras raises many types for a bad zip or config
         raise AssetError(f"{path}: cannot load the model ({describe(err)})") from None
     got = tuple(model.input_shape[1:])

@@ -45,7 +45,7 @@ import keras
 import numpy as np
 
 from dla_cnn.atomic import atomic_path, write_text_atomic
-from dla_cnn.assets import sha256_of
+from dla_cnn.assets import resolve_model, sha256_of
 from dla_cnn.exceptions import AssetError, ConfigError, describe
 from dla_cnn.model.card import save_model
 from dla_cnn.model.data import TrainingData, training_set_attrs
@@ -316,8 +316,8 @@ def train(
     verbose : int
         Keras ``fit`` verbosity.
     init_from : path, optional
-        A saved model (with its card) whose weights start a new run (module docs); ignored
-        when resuming.
+        A saved model (with its card), or a packaged model's name, whose weights start a
+        new run (module docs); ignored when resuming.
     calibrate : bool
         Fit the N_HI calibration, error scales and confidence map on the validation split
         (:func:`dla_cnn.scan.calibrate.fit_calibration`) and store them in the card, so a
@@ -363,6 +363,7 @@ def train(
             files[key].unlink(missing_ok=True)
         model = build_model(cfg)
         if init_from is not None:
+            init_from = resolve_model(init_from)
             warm = warm_start(model, init_from)
             log(f"warm start from {init_from}: {len(warm['copied'])} layers copied, "
                 f"{len(warm['identity'])} new residual blocks as identity, {len(warm['fresh'])} fresh")

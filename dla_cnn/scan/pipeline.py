@@ -133,10 +133,10 @@ class Scanner:
 
     def __init__(self, model_path: str | Path | None = None, detect: DetectConfig = DetectConfig(), batch_size: int = 128):
         from dla_cnn.absorber.load import load_stage
-        from dla_cnn.assets import default_model_path
+        from dla_cnn.assets import resolve_model
         from dla_cnn.model import load_model
 
-        self.model_path = Path(model_path) if model_path else default_model_path()
+        self.model_path = resolve_model(model_path)
         self.model, self.card = load_model(self.model_path)
         self.calibration = Calibration.from_dict(self.card.get("calibration"))
         self.stage = load_stage(self.model_path, self.card) if detect.two_stage else None
