@@ -52,6 +52,13 @@ def _fail(err: Exception, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _for_inference() -> None:
+    """Run the models in the fastest installed Keras backend unless the user chose one."""
+    from dla_cnn.backend import choose_inference_backend
+
+    choose_inference_backend()
+
+
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -161,7 +168,9 @@ def train(
                                                    help="Validation batches per epoch (default: the whole split)."),
 ) -> None:
     """Train a model on a training set (GPU when one is visible, else CPU) and write its model card."""
-    import keras
+    from dla_cnn.backend import import_keras
+
+    keras = import_keras()
 
     from dla_cnn.model.train import devices, train as train_model
 
@@ -219,11 +228,11 @@ def build_crops(
     import time
 
     from dla_cnn.absorber.data import CropSetConfig, build_crop_set
-    from dla_cnn.assets import default_model_path
+    from dla_cnn.assets import resolve_model
     from dla_cnn.model import load_model
 
     try:
-        stage1, _ = load_model(model or default_model_path())
+        stage1, _ = load_model(resolve_model(model))
         cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, sky=sky)
         t0 = time.perf_counter()
         with _progress() as prog:
@@ -253,27 +262,30 @@ def train_absorber(
     preset: str = typer.Option("absorber", "--preset", help="Architecture: absorber (default) or absorber-small."),
 ) -> None:
     """Train the absorber-level model, calibrate it on fresh simulated skies and write the two-stage finder."""
-    import keras
+    from dla_cnn.backend import import_keras
+
+    keras = import_keras()
 
     from dla_cnn.absorber.calibrate import fit_stage_calibration, run_on_simulated
     from dla_cnn.absorber.data import CropSetConfig
     from dla_cnn.absorber.load import save_two_stage
     from dla_cnn.absorber.stage import AbsorberStage, StageConfig
     from dla_cnn.absorber.train import AbsorberTrainConfig, train_absorber_model
-    from dla_cnn.assets import default_model_path
+    from dla_cnn.assets import resolve_model
     from dla_cnn.model import load_model
 
     try:
-        stage1_path = model or default_model_path()
+        stage1_path = resolve_model(model)
         stage1, _ = load_model(stage1_path)
         console.print(f"backend {keras.backend.backend()}", highlight=False)
         from dla_cnn.absorber.model import ABSORBER_PRESETS
 
         if preset not in ABSORBER_PRESETS:
             raise typer.BadParameter(f"unknown preset {preset!r} (choose from {', '.join(ABSORBER_PRESETS)})")
-        for p in [*train_crops, val_crops, *([init_from] if init_from else [])]:
+        for p in [*train_crops, val_crops]:
             if not Path(p).is_file():
                 raise typer.BadParameter(f"{p}: no such file")
+        init_from = resolve_model(init_from) if init_from else None
         res = train_absorber_model([str(p) for p in train_crops], val_crops,
                                    out_path.with_name(out_path.stem + "_run.keras"),
                                    AbsorberTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
@@ -308,28 +320,37 @@ def _detect_config(min_confidence: Optional[float], single_stage: bool):
 
 
 def _print_absorbers(results) -> None:
+    """Print the absorbers: a rich table where it fits, else plain columns (ids are never cut)."""
     from rich.table import Table as RichTable
 
-    tab = RichTable(title="absorbers found", show_lines=False)
-    for col in ("sightline", "z_qso", "type", "z_abs", "+-", "log N_HI", "+-", "confidence", "S/N"):
-        tab.add_column(col, justify="right")
-    n = 0
-    for r in results:
-        for a in r.absorber_rows():
-            n += 1
-            tab.add_row(a["sightline_id"], f"{a['z_qso']:.3f}", a["type"], f"{a['z_abs']:.4f}", f"{a['z_abs_err']:.4f}",
-                        f"{a['log_nhi']:.2f}", f"{a['log_nhi_err']:.2f}", f"{a['confidence']:.2f}", f"{a['snr']:.1f}")
-    if n:
-        out.print(tab)
-    else:
+    header = ("sightline", "z_qso", "type", "z_abs", "+-", "log N_HI", "+-", "confidence", "S/N")
+    rows = [(a["sightline_id"], f"{a['z_qso']:.3f}", a["type"], f"{a['z_abs']:.4f}", f"{a['z_abs_err']:.4f}",
+             f"{a['log_nhi']:.2f}", f"{a['log_nhi_err']:.2f}", f"{a['confidence']:.2f}", f"{a['snr']:.1f}")
+            for r in results for a in r.absorber_rows()]
+    if not rows:
         out.print("no absorbers found")
+        return
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    if out.is_terminal and sum(widths) + 3 * len(widths) + 1 <= out.width:
+        tab = RichTable(title="absorbers found", show_lines=False)
+        for col in header:
+            tab.add_column(col, justify="right", no_wrap=True)
+        for row in rows:
+            tab.add_row(*row)
+        out.print(tab)
+        return
+    # pipes and narrow terminals: plain columns, one line per absorber, left to the terminal to wrap
+    out.print(f"absorbers found: {len(rows)}", highlight=False)
+    for row in (header, *rows):
+        line = "  ".join([row[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(row[1:], widths[1:])])
+        out.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command()
 def scan(
     paths: list[str] = typer.Argument(..., help="Spectrum files, directories or globs."),
     z_qso: Optional[float] = typer.Option(None, "--z-qso", help="Quasar redshift (overrides the file's)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file (default: the packaged model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file or packaged model name (default: dla_cnn_fcn)."),
     out_path: Optional[Path] = typer.Option(None, "--out", help="Write the catalog here (FITS; .ecsv for ECSV)."),
     plot_dir: Optional[Path] = typer.Option(None, "--plot", help="Write one PNG per sightline into this directory."),
     quasar_catalog: Optional[Path] = typer.Option(None, "--quasar-catalog", help="Quasar catalog supplying z_qso."),
@@ -339,6 +360,7 @@ def scan(
     single_stage: bool = typer.Option(False, "--single-stage", help="Skip the absorber-level stage (per-pixel votes decide)."),
 ) -> None:
     """Find absorbers in one or many spectra and print (and optionally write) the catalog."""
+    _for_inference()
     from dla_cnn.io import iter_spectra
     from dla_cnn.scan.pipeline import Scanner
 
@@ -359,11 +381,11 @@ def scan(
     if out_path is not None:
         from dla_cnn.catalog import absorber_table, sightline_table, write_catalog
 
-        write_catalog(out_path, absorber_table([a for r in results for a in r.absorber_rows()]),
-                      sightline_table([r.row for r in results]),
-                      scanner.catalog_meta(_command_line()),
-                      format="ecsv" if str(out_path).endswith(".ecsv") else "fits")
-        out.print(f"wrote {out_path}")
+        written = write_catalog(out_path, absorber_table([a for r in results for a in r.absorber_rows()]),
+                                sightline_table([r.row for r in results]),
+                                scanner.catalog_meta(_command_line()),
+                                format="ecsv" if str(out_path).endswith(".ecsv") else "fits")
+        out.print("wrote " + ", ".join(str(p) for p in written), highlight=False, soft_wrap=True)
     if plot_dir is not None:
         from dla_cnn.plots import plot_sightline
 
@@ -383,9 +405,10 @@ def catalog(
     source: Path = typer.Argument(..., help="Directory of spectra, or a DR12Q-style quasar table (with --spectra-dir)."),
     out_path: Path = typer.Option(Path("catalogs/catalog.fits"), "--out", help="Output catalog (FITS, or .ecsv)."),
     spectra_dir: Optional[Path] = typer.Option(None, "--spectra-dir", help="Where the quasar table's spectra are."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file (default: the packaged model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file or packaged model name (default: dla_cnn_fcn)."),
     workers: int = typer.Option(1, "--workers", "-j", help="Local processes reading spectra."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its checkpoints."),
+    restart: bool = typer.Option(False, "--restart", help="Discard the checkpoints of an unfinished run and start afresh."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address."),
     shard_size: int = typer.Option(256, "--shard-size", help="Sightlines per checkpoint."),
     batch_size: int = typer.Option(128, "--batch-size", help="Sightlines per inference batch."),
@@ -395,6 +418,7 @@ def catalog(
     single_stage: bool = typer.Option(False, "--single-stage", help="Skip the absorber-level stage (per-pixel votes decide)."),
 ) -> None:
     """Build a DLA catalog over many sightlines (resumable; local cores or Dask)."""
+    _for_inference()
     import time
 
     from dla_cnn.scan.builder import build_catalog
@@ -408,12 +432,20 @@ def catalog(
             res = build_catalog(source, out_path, model, spectra_dir, workers, resume, scheduler, shard_size,
                                 batch_size, detect=_detect_config(min_confidence, single_stage), progress=step,
                                 command=_command_line(),
-                                fmt="ecsv" if str(out_path).endswith(".ecsv") else "fits")
+                                fmt="ecsv" if str(out_path).endswith(".ecsv") else "fits", restart=restart)
     except DlaCnnError as err:
         _fail(err)
     dt = time.perf_counter() - t0
-    out.print(f"wrote {res['path']}: {res['n_sightlines']} sightlines ({res['n_ok']} ok, {res['n_skipped']} skipped, "
-              f"{res['n_error']} error), {res['n_dla']} DLAs, {res['n_subdla']} sub-DLAs in {dt:.1f} s")
+    counts = (f"{res['n_sightlines']} sightlines ({res['n_ok']} ok, {res['n_skipped']} skipped, {res['n_error']} error), "
+              f"{res['n_dla']} DLAs, {res['n_subdla']} sub-DLAs")
+    if res["already_finished"]:
+        out.print(f"{res['path']}: this run has already finished, nothing to resume: {counts}", highlight=False)
+    else:
+        out.print(f"wrote {', '.join(res['paths'])}: {counts} in {dt:.1f} s", highlight=False, soft_wrap=True)
+    if res["n_sightlines"] and res["n_error"] == res["n_sightlines"]:
+        console.print("[red]error:[/red] no sightline could be read or searched (every row is an error; "
+                      "see the message column of SIGHTLINES)", highlight=False)
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- vet
@@ -459,9 +491,10 @@ def plot(
     summary: Optional[Path] = typer.Option(None, "--summary", help="Draw the summary figure of this catalog."),
     out_path: Path = typer.Option(Path("dla_cnn_plot.png"), "--out", help="Output PNG."),
     z_qso: Optional[float] = typer.Option(None, "--z-qso", help="Quasar redshift."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file or packaged model name."),
 ) -> None:
     """Draw a sightline with its absorbers and the model's curves, or a catalog summary."""
+    _for_inference()
     from dla_cnn import plots
 
     try:
@@ -494,6 +527,40 @@ def plot(
         _fail(err)
 
 
+# --------------------------------------------------------------------------- report
+@app.command()
+def report(
+    catalog_path: Path = typer.Argument(..., help="dla-cnn catalog (FITS or ECSV)."),
+    out_dir: Path = typer.Option(..., "--out", help="Report directory (open OUT/index.html in a browser)."),
+    spectra: Optional[Path] = typer.Option(None, "--spectra", help="Directory of the catalog's spectra (for the figures)."),
+    truth: Optional[Path] = typer.Option(None, "--truth", help="Truth table: add the vetting metrics and figures."),
+    sightlines: str = typer.Option("absorbers", "--sightlines", help="Sightline pages for: absorbers, all or none."),
+    max_sightlines: Optional[int] = typer.Option(None, "--max-sightlines", help="At most this many sightline pages."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model drawing the per-pixel curves (default: packaged)."),
+    curves: bool = typer.Option(True, "--curves/--no-curves", help="Run the model for its curves (with --spectra)."),
+) -> None:
+    """Write a static HTML report of a catalog: index, absorber table, one page per sightline."""
+    import time
+
+    from dla_cnn.report import write_report
+
+    if spectra is not None and curves:
+        _for_inference()
+    t0 = time.perf_counter()
+    try:
+        with _progress() as prog:
+            task = prog.add_task("report", total=None, rate="")
+            res = write_report(catalog_path, out_dir, spectra=spectra, truth=truth, sightlines=sightlines,
+                               max_sightlines=max_sightlines, model=model, curves=curves,
+                               progress=_rate_step(prog, task, t0), command=_command_line())
+    except DlaCnnError as err:
+        _fail(err)
+    for note in res.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    out.print(f"wrote {res.index} ({res.n_pages} sightline pages, {res.n_spectra} with spectra) "
+              f"in {time.perf_counter() - t0:.1f} s")
+
+
 # --------------------------------------------------------------------------- demo
 @app.command()
 def demo(
@@ -501,6 +568,7 @@ def demo(
     plots: Optional[Path] = typer.Option(Path("catalogs/demo_plots"), "--plots", help="Directory for figures."),
 ) -> None:
     """Scan the packaged sample sightlines with the packaged model, write a catalog and vet it."""
+    _for_inference()
     import time
 
     from rich.table import Table as RichTable

@@ -20,9 +20,33 @@ def test_scan_prints_absorbers_and_writes_catalog(tmp_path):
     files = sorted(sample_spectra_dir().glob("spec-*.fits.gz"))[:4]
     res = _run("scan", *files, "--out", tmp_path / "c.fits", "--plot", tmp_path / "plots")
     assert res.exit_code == 0, res.output
-    assert "wrote" in res.output
+    assert f"wrote {tmp_path / 'c.fits'}" in res.output
     assert len(Table.read(tmp_path / "c.fits", hdu="SIGHTLINES")) == 4
     assert len(list((tmp_path / "plots").glob("*.png"))) == 4
+
+
+def test_scan_prints_full_ids_to_a_pipe_and_names_every_written_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow terminal
+    files = sorted(sample_spectra_dir().glob("spec-*.fits.gz"))[:6]
+    res = _run("scan", *files, "--out", tmp_path / "c.ecsv")
+    assert res.exit_code == 0, res.output
+    ids = set(Table.read(tmp_path / "c.absorbers.ecsv")["sightline_id"])
+    assert ids, "the sample sightlines hold absorbers"
+    lines = res.output.splitlines()
+    for sid in ids:  # every id in full, at the start of a line, never cut or wrapped by the printer
+        assert any(ln.startswith(sid + " ") for ln in lines), (sid, res.output)
+    assert f"wrote {tmp_path / 'c.absorbers.ecsv'}, {tmp_path / 'c.sightlines.ecsv'}" in res.output
+
+
+def test_catalog_of_only_bad_files_exits_nonzero(tmp_path):
+    d = tmp_path / "spectra"
+    d.mkdir()
+    for i in (1, 2):
+        (d / f"spec-000{i}-50000-000{i}.fits").write_bytes(b"SIMPLE  =  T" + b" " * 60)
+    res = _run("catalog", d, "--out", tmp_path / "c.fits")
+    assert res.exit_code == 1, res.output
+    assert "every row is an error" in res.output
+    assert len(Table.read(tmp_path / "c.fits", hdu="SIGHTLINES")) == 2  # the error rows are still written
 
 
 @pytest.mark.parametrize("content,needle", [(b"not a fits file at all", "spectrum"), (b"SIMPLE  =  T", "not a readable fits file")])

@@ -116,6 +116,11 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(spectra, tmp_pat
         build_catalog(spectra, out, shard_size=4, progress=die_after_two_shards)
     parts = tmp_path / "cat.fits.parts"
     assert len(list(parts.glob("shard-*.json"))) == 2 and not out.exists()
+    from dla_cnn.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unfinished run \(2 of 4 shards done\).*--resume.*--restart"):
+        build_catalog(spectra, out, shard_size=4)  # neither --resume nor --restart: the checkpoints are kept
+    assert len(list(parts.glob("shard-*.json"))) == 2
     (parts / ".shard-000002.json.999.tmp").write_text("{partial")  # a write cut by kill -9
     seen = []
     build_catalog(spectra, out, shard_size=4, resume=True, progress=lambda d, t: seen.append(d))
@@ -124,6 +129,9 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(spectra, tmp_pat
     assert list(a["sightline_id"]) == list(b["sightline_id"]) and len(set(b["sightline_id"])) == len(b)
     assert list(a["status"]) == list(b["status"])
     np.testing.assert_allclose(Table.read(ref, hdu="ABSORBERS")["z_abs"], Table.read(out, hdu="ABSORBERS")["z_abs"])
+    seen.clear()
+    again = build_catalog(spectra, out, shard_size=4, resume=True, progress=lambda d, t: seen.append(d))
+    assert again["already_finished"] and again["n_sightlines"] == len(b) and seen == []  # nothing recomputed
 
 
 def test_resume_refuses_checkpoints_of_another_run(spectra, tmp_path):

@@ -146,6 +146,7 @@ def build_catalog(
     progress: Callable[[int, int], None] | None = None,
     command: str = "",
     fmt: str = "fits",
+    restart: bool = False,
 ) -> dict:
     """Scan every sightline of ``source`` and write a catalog.
 
@@ -160,35 +161,56 @@ def build_catalog(
     workers : int
         Local reader processes.
     resume : bool
-        Continue a killed run from its checkpoints (``OUT.parts/``).
+        Continue a killed run from its checkpoints (``OUT.parts/``); on a run that has
+        finished (no checkpoints, catalog written) nothing is recomputed.
     scheduler : str, optional
         Address of a ``dask.distributed`` scheduler to run the shards on.
     shard_size : int
         Sightlines per checkpointed shard.
     progress : callable, optional
         Called with ``(sightlines_done, sightlines_total)``.
+    command, fmt : str
+        The command line recorded in the header; ``"fits"`` or ``"ecsv"``.
+    restart : bool
+        Discard the checkpoints of an unfinished run.  Without it (or ``resume``) such
+        checkpoints are an error rather than silently thrown away.
 
     Returns
     -------
     dict
-        Counts: ``n_sightlines``, ``n_ok``, ``n_error``, ``n_skipped``, ``n_dla``, ``n_subdla``
-        and the output path.
+        Counts: ``n_sightlines``, ``n_ok``, ``n_error``, ``n_skipped``, ``n_dla``, ``n_subdla``,
+        the output ``path`` and every written file (``paths``), and ``already_finished``.
+
+    Raises
+    ------
+    ConfigError
+        Checkpoints of an unfinished run and neither ``resume`` nor ``restart``, or
+        checkpoints of a different run with ``resume``.
     """
     from dla_cnn.catalog import absorber_table, sightline_table, write_catalog
 
     out = Path(out)
+    parts = out.with_name(out.name + ".parts")
+    if resume and not parts.exists() and all(p.exists() for p in _written_paths(out, fmt)):
+        from dla_cnn.catalog import read_catalog
+
+        absorbers, sightlines, _ = read_catalog(out)
+        return {**_summary(_written_paths(out, fmt), absorbers, sightlines), "already_finished": True}
     tasks = enumerate_tasks(source, spectra_dir)
     shards = [tasks[i: i + shard_size] for i in range(0, len(tasks), shard_size)]
-    parts = out.with_name(out.name + ".parts")
     scanner = None if scheduler else Scanner(model_path, detect, batch_size)
     mpath = str(scanner.model_path if scanner else (model_path or ""))
     manifest = {"source": str(Path(source).resolve()), "n_tasks": len(tasks), "shard_size": shard_size,
                 "model": mpath, "detect": asdict(detect),
                 "tasks_sha256": hashlib.sha256("\n".join(t.file for t in tasks).encode()).hexdigest()}
+    mfile = parts / "manifest.json"
+    if parts.exists() and not (resume or restart):
+        n_done = len(list(parts.glob("shard-*.json")))
+        raise ConfigError(f"{parts}: checkpoints of an unfinished run ({n_done} of {len(shards)} shards done); "
+                          "rerun with --resume to continue it, or --restart to discard them")
     if parts.exists() and not resume:
         shutil.rmtree(parts)
     parts.mkdir(parents=True, exist_ok=True)
-    mfile = parts / "manifest.json"
     if resume and mfile.exists():
         old = json.loads(mfile.read_text())
         if {k: old.get(k) for k in manifest} != manifest:
@@ -233,10 +255,23 @@ def build_catalog(
             {"model_name": Path(mpath).stem if mpath else "pretrained", "command": command})
     paths = write_catalog(out, absorbers, sightlines, meta, format=fmt)
     shutil.rmtree(parts, ignore_errors=True)
+    return {**_summary(paths, absorbers, sightlines), "already_finished": False}
+
+
+def _written_paths(out: Path, fmt: str) -> list[Path]:
+    """The files a finished catalog run leaves behind."""
+    from dla_cnn.catalog import ecsv_paths
+
+    return list(ecsv_paths(out)) if fmt == "ecsv" else [out]
+
+
+def _summary(paths: list[Path], absorbers, sightlines) -> dict:
+    """Counts of a written catalog, as returned by :func:`build_catalog`."""
     status = np.asarray(sightlines["status"]).astype(str)
     types = np.asarray(absorbers["type"]).astype(str) if len(absorbers) else np.array([], str)
-    return {"path": str(paths[0]), "n_sightlines": len(sightlines), "n_ok": int((status == "ok").sum()),
-            "n_error": int((status == "error").sum()), "n_skipped": int((status == "skipped").sum()),
+    return {"path": str(paths[0]), "paths": [str(p) for p in paths], "n_sightlines": len(sightlines),
+            "n_ok": int((status == "ok").sum()), "n_error": int((status == "error").sum()),
+            "n_skipped": int((status == "skipped").sum()),
             "n_dla": int((types == "DLA").sum()), "n_subdla": int((types == "SUBDLA").sum())}
 
 
