@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dla_cnn import grid
+from dla_cnn.contract import FLUX_CLIP
 from dla_cnn.exceptions import InvalidSpectrumError, NotSearchableError
 
 MIN_GOOD_WINDOW_PIXELS = 200
@@ -66,7 +67,7 @@ class WindowInputs:
 def window_channels(flux: np.ndarray, sigma: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Stack normalised flux and weight into the model's input channels (..., 2)."""
     valid = np.asarray(valid, dtype=bool)
-    f = np.where(valid, np.clip(flux, -2.0, 4.0), 0.0)
+    f = np.where(valid, np.clip(flux, *FLUX_CLIP), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(valid, 1.0 / (1.0 + np.abs(sigma)), 0.0)
     return np.stack([f, w], axis=-1).astype(np.float32)

@@ -46,6 +46,7 @@ import numpy as np
 
 from dla_cnn.atomic import atomic_path, write_text_atomic
 from dla_cnn.assets import resolve_model, sha256_of
+from dla_cnn.contract import FLUX_CLIP, LABEL_RADIUS_PX, InputContract
 from dla_cnn.exceptions import AssetError, ConfigError, describe
 from dla_cnn.model.card import save_model
 from dla_cnn.model.data import TrainingData, training_set_attrs
@@ -395,6 +396,8 @@ def train(
         "preset": cfg.name,
         "preset_config": config_to_dict(cfg),
         "loss_weights": asdict(getattr(model.loss, "weights", loss_weights)),
+        "input_contract": InputContract(FLUX_CLIP, int(((attrs.get("config") or {}).get("labels") or {}).get(
+            "radius", LABEL_RADIUS_PX))).to_dict(),
         "training_set": {"path": str(Path(train_path).resolve()), "sha256": sha256_of(train_path),
                          "config": attrs.get("config"), "n_rows": attrs.get("n_rows"),
                          "dla_cnn_version": attrs.get("dla_cnn_version")},

@@ -3,8 +3,9 @@
 1. Only pixels the classifier calls positive (``p >= p_vote``) vote, at ``pixel + offset``,
    with weight ``p``; each vote is split linearly between the two nearest bins, so the
    vote histogram has no half-pixel bias.
-2. The histogram is smoothed (Gaussian, ~1.5 px) and normalised by the 121 pixels of a
-   perfectly detected absorber, so a clean absorber collects a vote mass near 1.
+2. The histogram is smoothed (Gaussian, ~1.5 px) and normalised by the votes of a
+   perfectly detected absorber (121 pixels for the 60 px label radius the model card's
+   input contract records), so a clean absorber collects a vote mass near 1.
 3. Peaks are local maxima whose vote mass within +-10 px is at least ``min_votes``,
    taken greedily by mass, at least ``min_separation`` px apart.
 4. The centre is the sub-pixel centroid of the votes within +-6 px of the peak; z follows
@@ -34,8 +35,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from dla_cnn import grid
 from dla_cnn.constants import DLA_MIN_LOG_NHI  # noqa: F401 - also importable from here
+from dla_cnn.contract import LABEL_RADIUS_PX
 
-N_VOTERS_PERFECT = 121.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,10 @@ class DetectConfig:
     smooth_sigma: float = 1.5
     peak_window: int = 10
     min_votes: float = 0.2
-    """Minimum vote mass (fraction of a perfect absorber's 121 votes) for a detection."""
+    """Minimum vote mass (fraction of a perfect absorber's votes) for a detection."""
+    perfect_votes: float = float(2 * LABEL_RADIUS_PX + 1)
+    """Votes of a perfectly detected absorber (121); the scanner sets it from the model card's
+    input contract (:mod:`dla_cnn.contract`)."""
     min_separation: int = 15
     centroid_halfwidth: int = 6
     lyb_tolerance_aa: float = 15.0
@@ -154,7 +158,7 @@ def vote_mass_curve(prob: np.ndarray, offset: np.ndarray, cfg: DetectConfig = De
 
 def _vote_mass(hist: np.ndarray, cfg: DetectConfig) -> np.ndarray:
     """Votes within +-``cfg.peak_window`` px, per perfect absorber."""
-    return np.convolve(hist, np.ones(2 * cfg.peak_window + 1), mode="same") / N_VOTERS_PERFECT
+    return np.convolve(hist, np.ones(2 * cfg.peak_window + 1), mode="same") / cfg.perfect_votes
 
 
 def detect_absorbers(

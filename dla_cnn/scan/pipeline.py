@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from dla_cnn.absorber.crops import extended_view
 from dla_cnn.constants import DLA_MIN_LOG_NHI
+from dla_cnn.contract import InputContract
 from dla_cnn.ids import format_sightline_id
 from dla_cnn.exceptions import SightlineError
 from dla_cnn.scan.detect import Calibration, DetectConfig, Detection, detect_absorbers, vote_mass_curve
@@ -139,8 +140,14 @@ class Scanner:
         self.model_path = resolve_model(model_path)
         self.model, self.card = load_model(self.model_path)
         self.calibration = Calibration.from_dict(self.card.get("calibration"))
+        # the vote unit and the flux clip come from the model's card, not from this module
+        self.contract = InputContract.from_card(self.card)
+        self.contract.check_inputs(str(self.model_path))
+        votes = self.contract.perfect_votes
         self.stage = load_stage(self.model_path, self.card) if detect.two_stage else None
-        self.detect = detect
+        if self.stage is not None:
+            self.stage.cfg = replace(self.stage.cfg, proposal=replace(self.stage.cfg.proposal, perfect_votes=votes))
+        self.detect = replace(detect, perfect_votes=votes)
         self.batch_size = batch_size
         default = self.stage.cfg.min_confidence if self.stage else 0.0
         self.min_confidence = float(default if detect.min_confidence is None else detect.min_confidence)

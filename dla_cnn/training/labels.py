@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dla_cnn import grid
+from dla_cnn.contract import LABEL_RADIUS_PX
 
 POSITIVE, NEGATIVE, IGNORE = 1, 0, -1
 
@@ -24,7 +25,7 @@ POSITIVE, NEGATIVE, IGNORE = 1, 0, -1
 class LabelConfig:
     """Label geometry, in pixels, and the column-density threshold of a positive."""
 
-    radius: int = 60
+    radius: int = LABEL_RADIUS_PX
     ignore_radius: int = 120
     lyb_radius: int = 60
     min_log_nhi: float = 19.3
