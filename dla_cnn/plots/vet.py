@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from astropy.table import Table
 
-from dla_cnn.vet.metrics import RELIABILITY_LEVEL
+from dla_cnn.vet.metrics import RELIABILITY_LEVEL, binomial_interval
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from dla_cnn.vet.report import VetReport
 
-__all__ = ["vet_plots"]
+__all__ = ["binned_figure", "vet_plots"]
 
 
 def _bin_labels(table: Table) -> list[str]:
@@ -43,25 +43,92 @@ def _new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
     return fig
 
 
-def _plot_binned(table: Table, xlabel: str, title: str, path: Path) -> None:
-    """Completeness (as DLA, any N) and purity per bin of a ``by_snr`` / ``by_nhi`` table."""
-    fig = _new_figure()
-    ax = fig.add_subplot()
-    x = np.arange(len(table))
+def _rate_errors(rate: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Lower and upper error bars of the fractions ``rate`` of ``n`` (Wilson, one sigma)."""
+    k = np.where(np.isfinite(rate), np.rint(np.nan_to_num(rate) * n), 0).astype(int)
+    lo, hi = binomial_interval(k, n)
+    return np.vstack([np.clip(rate - lo, 0.0, None), np.clip(hi - rate, 0.0, None)])
+
+
+def _rates(ax: Axes, x: np.ndarray, rate: np.ndarray, n: np.ndarray, style: dict, keep: np.ndarray | None = None) -> None:
+    """One series of per-bin fractions with their binomial error bars (bins without data left out)."""
+    has = np.isfinite(rate) & (n > 0) & (True if keep is None else keep)
+    if has.any():
+        ax.errorbar(x[has], rate[has], yerr=_rate_errors(rate, n)[:, has], capsize=3, ms=5, lw=1, **style)
+
+
+def _draw_binned_rates(ax: Axes, table: Table, sub: np.ndarray) -> None:
+    """Completeness (as DLA, any N), the sub-DLA contamination and purity per bin."""
+    x = np.arange(len(table), dtype=float)
+    n_true, n_pred = np.asarray(table["n_true"], dtype=int), np.asarray(table["n_pred_dla"], dtype=int)
+    as_dla = np.asarray(table["completeness_dla"], dtype=float)
+    if sub.any():
+        last = int(np.flatnonzero(sub).max())
+        ax.axvspan(-0.5, last + 0.5, color="0.93", zorder=0, label="true sub-DLA bins")
+    _rates(ax, x - 0.15, as_dla, n_true, {"fmt": "o-", "color": "C0", "label": "completeness (as DLA)"}, ~sub)
+    _rates(ax, x - 0.15, as_dla, n_true,
+           {"fmt": "X", "color": "C3", "label": "contamination: sub-DLA reported as DLA"}, sub)
+    _rates(ax, x, np.asarray(table["completeness_any"], dtype=float), n_true,
+           {"fmt": "s--", "color": "C1", "label": "completeness (any N)"})
+    _rates(ax, x + 0.15, np.asarray(table["purity"], dtype=float), n_pred,
+           {"fmt": "^-", "color": "C2", "label": "purity"})
+
+
+def _draw_counts(strip: Axes, table: Table) -> None:
+    """The counts behind each bin's fractions, one row per denominator, in a strip below the rates."""
+    rows = (("n true", "n_true", 1.5), ("n pred. DLA", "n_pred_dla", 0.5))
+    for _, column, y in rows:
+        for xi, n in enumerate(np.asarray(table[column], dtype=int)):
+            strip.text(xi, y, str(n), ha="center", va="center", fontsize=8, color="0.25", gid="bin_count")
+    strip.set_ylim(0.0, 2.0)
+    strip.set_yticks([y for _, _, y in rows], [name for name, _, _ in rows], fontsize=8)
+    strip.tick_params(axis="y", length=0)
+
+
+def binned_figure(table: Table, xlabel: str, title: str, dla_min: float | None = None) -> Figure:
+    """Completeness and purity per bin of a ``by_snr`` / ``by_nhi`` table, with their counts.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        :func:`~dla_cnn.vet.metrics.binned_rates` table (``lo``, ``hi``, ``n_true``,
+        ``completeness_dla``, ``completeness_any``, ``n_pred_dla``, ``purity``).
+    xlabel, title : str
+        Axis label and title.
+    dla_min : float, optional
+        The DLA threshold of a table binned by true log N_HI: in bins wholly below it
+        the fraction reported as DLA is drawn as contamination, not completeness.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+        ``fig.axes[0]`` holds the fractions with their Wilson (one sigma) error bars,
+        ``fig.axes[1]`` the counts; the legend lies below both.
+    """
+    fig = _new_figure(7.0, 5.6)
+    ax, strip = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4.0, 0.7]})
+    sub = np.zeros(len(table), dtype=bool)
+    if dla_min is not None and len(table):
+        sub = np.asarray(table["hi"], dtype=float) <= dla_min
     if len(table):
-        ax.plot(x, table["completeness_dla"], "o-", label="completeness (as DLA)")
-        ax.plot(x, table["completeness_any"], "s--", label="completeness (any N)")
-        ax.plot(x, table["purity"], "^-", label="purity")
-        for xi, n in zip(x, table["n_true"]):
-            ax.annotate(f"n={n}", (xi, 0.02), ha="center", fontsize=7, color="0.4")
-    ax.set_xticks(x, _bin_labels(table) if len(table) else [])
-    ax.set_ylim(0.0, 1.05)
-    ax.set_xlabel(xlabel)
+        _draw_binned_rates(ax, table, sub)
+        _draw_counts(strip, table)
+    strip.set_xticks(np.arange(len(table)), _bin_labels(table) if len(table) else [])
+    strip.set_xlim(-0.5, max(len(table), 1) - 0.5)
+    strip.set_xlabel(xlabel)
+    ax.set_ylim(-0.02, 1.05)
     ax.set_ylabel("fraction")
-    ax.set_title(title)
+    ax.set_title(f"{title}\n(bars: {RELIABILITY_LEVEL:.1%} Wilson binomial intervals)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.savefig(path, dpi=110)
+    if ax.get_legend_handles_labels()[0]:
+        # below the axes, where it cannot cover points or counts
+        fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    return fig
+
+
+def _plot_binned(table: Table, xlabel: str, title: str, path: Path, dla_min: float | None = None) -> None:
+    """Write :func:`binned_figure` to ``path``."""
+    binned_figure(table, xlabel, title, dla_min).savefig(path, dpi=110)
 
 
 def _plot_hist(values: np.ndarray, xlabel: str, title: str, path: Path, stats: tuple[float, float]) -> None:
@@ -148,7 +215,9 @@ def _plot_reliability(report: VetReport, path: Path) -> None:
 def vet_plots(report: VetReport, outdir: str | os.PathLike) -> list[Path]:
     """Draw the vetting figures as PNG files in ``outdir`` (created if needed).
 
-    Files: ``completeness_purity_snr.png``, ``completeness_purity_nhi.png``,
+    Files: ``completeness_purity_snr.png``, ``completeness_purity_nhi.png``
+    (:func:`binned_figure`: fractions per bin with Wilson error bars and the counts
+    behind them; in the N_HI figure true sub-DLAs reported as DLAs are contamination),
     ``dz_hist.png``, ``dlogn_hist.png`` (true DLA pairs),
     ``completeness_confidence.png`` and ``reliability.png`` (observed fraction of
     real detections against the mean confidence per bin, with counts and the ECE).
@@ -174,7 +243,7 @@ def vet_plots(report: VetReport, outdir: str | os.PathLike) -> list[Path]:
     }
     _plot_binned(report.by_snr, "S/N per pixel", "Completeness and purity vs S/N", paths["completeness_purity_snr"])
     _plot_binned(report.by_nhi, "log N_HI [cm^-2] (true; predicted for purity)",
-                 "Completeness and purity vs N_HI", paths["completeness_purity_nhi"])
+                 "Completeness and purity vs N_HI", paths["completeness_purity_nhi"], report.dla_min)
     dla_pairs = report.matches["log_nhi_true"] >= report.dla_min
     _plot_hist(np.asarray(report.matches["dz"])[dla_pairs], "z_pred - z_true", "dz",
                paths["dz_hist"], (report.dz_median, report.dz_mad_std))

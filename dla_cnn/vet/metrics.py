@@ -22,6 +22,7 @@ __all__ = [
     "SNR_BINS",
     "bin_index",
     "binned_rates",
+    "binomial_interval",
     "confidence_curve",
     "expected_calibration_error",
     "ratio",
@@ -172,6 +173,29 @@ def binned_rates(
     return Table(rows=rows) if rows else Table()
 
 
+def binomial_interval(k: np.ndarray, n: np.ndarray, level: float = RELIABILITY_LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson interval of a binomial fraction ``k / n``.
+
+    Parameters
+    ----------
+    k, n : array_like of int
+        Successes and trials.
+    level : float
+        Confidence level (default :data:`RELIABILITY_LEVEL`, one sigma).
+
+    Returns
+    -------
+    lo, hi : ndarray of float
+        Bounds of the fraction, NaN where ``n == 0``.
+    """
+    k, n = np.atleast_1d(np.asarray(k, dtype=int)), np.atleast_1d(np.asarray(n, dtype=int))
+    lo, hi = np.full(n.shape, np.nan), np.full(n.shape, np.nan)
+    has = n > 0
+    if has.any():
+        lo[has], hi[has] = binom_conf_interval(k[has], n[has], confidence_level=level, interval="wilson")
+    return lo, hi
+
+
 # --------------------------------------------------------------------------- reliability
 def reliability(confidence: np.ndarray, is_real: np.ndarray, n_bins: int = RELIABILITY_BINS) -> Table:
     """Reliability diagram: observed fraction of real detections per confidence bin.
@@ -224,13 +248,9 @@ def reliability(confidence: np.ndarray, is_real: np.ndarray, n_bins: int = RELIA
     has = n > 0
     mean_conf = np.full(n_bins, np.nan)
     frac = np.full(n_bins, np.nan)
-    lo = np.full(n_bins, np.nan)
-    hi = np.full(n_bins, np.nan)
     mean_conf[has] = sum_conf[has] / n[has]
     frac[has] = n_real[has] / n[has]
-    if has.any():
-        interval = binom_conf_interval(n_real[has], n[has], confidence_level=RELIABILITY_LEVEL, interval="wilson")
-        lo[has], hi[has] = interval[0], interval[1]
+    lo, hi = binomial_interval(n_real, n)
     table = Table(
         {
             "conf_lo": np.arange(n_bins) / n_bins,
