@@ -89,6 +89,16 @@ class Sightline:
         Flux (survey units) and inverse variance per pixel.
     mask : ndarray of bool, optional
         True where a pixel is bad (e.g. a non-zero SDSS ``and_mask``).
+    ra, dec : float
+        Position (ICRS, degrees); NaN when the file has none.
+    plate, mjd, fiber : int
+        SDSS/BOSS identifiers, -1 when unknown.
+    provenance : dict
+        Where the spectrum came from (``file``, ``format``, ``z_source``, ...).
+    thing_id : int
+        SDSS/BOSS photometric object id (SPALL or quasar-catalog ``THING_ID``), -1 when unknown.
+    targetid : int
+        DESI ``TARGETID``, -1 when unknown.
     """
 
     sightline_id: str
@@ -103,6 +113,8 @@ class Sightline:
     mjd: int = -1
     fiber: int = -1
     provenance: dict = field(default_factory=dict)
+    thing_id: int = -1
+    targetid: int = -1
 
     def __post_init__(self) -> None:
         self.flux = np.asarray(self.flux, dtype=np.float64)
@@ -112,6 +124,8 @@ class Sightline:
         )
         self.start_index = int(self.start_index)
         self.z_qso = float(self.z_qso)
+        self.thing_id = int(self.thing_id)
+        self.targetid = int(self.targetid)
 
     # ------------------------------------------------------------------ basic views
     @property

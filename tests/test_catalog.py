@@ -59,12 +59,12 @@ def _tables():
 # --------------------------------------------------------------------------- schema
 def test_schema_lists_every_spec_column_in_order():
     assert [c.name for c in catalog.ABSORBER_COLUMNS] == [
-        "sightline_id", "plate", "mjd", "fiber", "ra", "dec", "z_qso", "z_abs", "z_abs_err",
-        "log_nhi", "log_nhi_err", "confidence", "type", "lambda_obs", "snr",
+        "sightline_id", "plate", "mjd", "fiber", "thing_id", "targetid", "ra", "dec", "z_qso", "z_abs",
+        "z_abs_err", "log_nhi", "log_nhi_err", "confidence", "type", "lambda_obs", "snr",
     ]
     assert [c.name for c in catalog.SIGHTLINE_COLUMNS] == [
-        "sightline_id", "plate", "mjd", "fiber", "ra", "dec", "file", "z_qso", "snr", "z_min",
-        "z_max", "n_dla", "n_subdla", "status", "message",
+        "sightline_id", "plate", "mjd", "fiber", "thing_id", "targetid", "ra", "dec", "file", "z_qso",
+        "snr", "z_min", "z_max", "n_dla", "n_subdla", "status", "message",
     ]
     units = {c.name: c.unit for c in catalog.ABSORBER_COLUMNS}
     assert units["ra"] == u.deg and units["dec"] == u.deg and units["lambda_obs"] == u.AA

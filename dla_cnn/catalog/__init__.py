@@ -14,8 +14,16 @@ Column units
   1-sigma error in dex.  Both are stored *without* an astropy unit: a logarithmic unit
   such as ``dex(cm-2)`` has no FITS ``TUNIT`` form and astropy drops it on the way
   through FITS, so the two formats would disagree.  The meaning is written into the
-  column descriptions (FITS ``TCOMMn`` cards, ECSV ``description``); use
-  :func:`column_density` to get N_HI as a ``Quantity`` in cm^-2.
+  column descriptions; use :func:`column_density` to get N_HI as a ``Quantity`` in
+  cm^-2.
+* Ids (``plate``, ``mjd``, ``fiber``, ``thing_id``, ``targetid``): integers, -1 when
+  unknown.  ``thing_id`` is the SDSS/BOSS ``THING_ID`` (spAll, or the quasar catalog),
+  ``targetid`` the DESI ``TARGETID``; catalogs written before these two columns existed
+  read with -1 in them.
+
+Every column carries its description as the astropy ``Column.description``, which
+``Table.read`` restores from both formats (FITS: astropy's serialized-columns header
+block, plus a ``TCOMMn`` card for other FITS readers; ECSV: the column header).
 
 Sightline status
 ----------------

@@ -10,6 +10,7 @@ units.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Mapping
@@ -144,12 +145,28 @@ def _table_hdu(table: Table, name: str, meta: Mapping[str, Any]) -> fits.BinTabl
             plain[spec.name] = np.array([_ascii(v) for v in plain[spec.name]], dtype=str)
             if len(plain) == 0:
                 plain[spec.name] = np.zeros(0, dtype="U1")
-    hdu = fits.table_to_hdu(plain)
+            plain[spec.name].description = spec.description
+    hdu = _described_hdu(plain)
     hdu.name = name
     for i, colname in enumerate(plain.colnames, start=1):
         hdu.header[f"TCOMM{i}"] = table[colname].description
     _meta_to_header(meta, hdu.header)
     return hdu
+
+
+def _described_hdu(table: Table) -> fits.BinTableHDU:
+    """A binary-table HDU that keeps the columns' astropy ``description``s.
+
+    ``Table.write`` records descriptions in astropy's serialized-columns header block
+    (COMMENT cards), which ``Table.read`` turns back into ``Column.description``;
+    ``fits.table_to_hdu`` alone drops them.
+    """
+    buf = io.BytesIO()
+    table.write(buf, format="fits")
+    buf.seek(0)
+    with fits.open(buf, memmap=False) as hdul:
+        src = hdul[1]
+        return fits.BinTableHDU(data=src.data.copy(), header=src.header.copy())
 
 
 def _atomic_write(target: Path, writer) -> None:

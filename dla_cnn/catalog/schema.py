@@ -53,18 +53,26 @@ ABSORBER_TYPES: dict[str, str] = {
 
 
 class ColumnSpec(NamedTuple):
-    """One catalog column: name, numpy dtype, astropy unit (or None), description."""
+    """One catalog column: name, numpy dtype, astropy unit (or None), description.
+
+    ``optional`` marks a column added after the first catalogs were written: a catalog
+    file without it still reads, with the column filled with its default (-1, NaN or "").
+    """
 
     name: str
     dtype: str
     unit: u.UnitBase | None
     description: str
+    optional: bool = False
 
 
 _ID = ColumnSpec("sightline_id", "U", None, "sightline id, PLATE-MJD-FIBER for SDSS/BOSS")
 _PLATE = ColumnSpec("plate", "i4", None, "SDSS plate (-1 when unknown)")
 _MJD = ColumnSpec("mjd", "i4", None, "SDSS MJD of the observation (-1 when unknown)")
 _FIBER = ColumnSpec("fiber", "i4", None, "SDSS fiber (-1 when unknown)")
+_THING_ID = ColumnSpec("thing_id", "i8", None, "SDSS/BOSS THING_ID (spAll or quasar catalog; -1 when unknown)",
+                       optional=True)
+_TARGETID = ColumnSpec("targetid", "i8", None, "DESI TARGETID (-1 when unknown)", optional=True)
 _RA = ColumnSpec("ra", "f8", u.deg, "right ascension (ICRS)")
 _DEC = ColumnSpec("dec", "f8", u.deg, "declination (ICRS)")
 _ZQSO = ColumnSpec("z_qso", "f8", None, "quasar redshift")
@@ -74,6 +82,8 @@ ABSORBER_COLUMNS: tuple[ColumnSpec, ...] = (
     _PLATE,
     _MJD,
     _FIBER,
+    _THING_ID,
+    _TARGETID,
     _RA,
     _DEC,
     _ZQSO,
@@ -93,6 +103,8 @@ SIGHTLINE_COLUMNS: tuple[ColumnSpec, ...] = (
     _PLATE,
     _MJD,
     _FIBER,
+    _THING_ID,
+    _TARGETID,
     _RA,
     _DEC,
     ColumnSpec("file", "U", None, "spectrum file the sightline was read from"),
@@ -200,9 +212,10 @@ def absorber_table(rows: Iterable[Mapping[str, Any]]) -> Table:
     rows : iterable of dict
         One dict per absorber, keyed by column name.  ``sightline_id`` and ``z_abs``
         are required.  Missing keys get defaults: ``plate``/``mjd``/``fiber`` are
-        parsed from a ``PLATE-MJD-FIBER`` id (else -1), floats are NaN,
-        ``lambda_obs`` is ``1215.6701 (1 + z_abs)`` and ``type`` is DLA or SUBDLA from
-        ``log_nhi``.  Quantities are converted to the column units.
+        parsed from a ``PLATE-MJD-FIBER`` id (else -1), ``thing_id``/``targetid``
+        are -1 (unknown), floats are NaN, ``lambda_obs`` is ``1215.6701 (1 + z_abs)``
+        and ``type`` is DLA or SUBDLA from ``log_nhi``.  Quantities are converted to the
+        column units.
 
     Returns
     -------
@@ -258,16 +271,24 @@ def _check_values(table: Table, name: str, allowed: Mapping[str, str], exc: type
 
 
 def _check_schema(table: Table, columns: Sequence[ColumnSpec], what: str, exc: type[Exception]) -> None:
-    missing = [spec.name for spec in columns if spec.name not in table.colnames]
+    missing = [spec.name for spec in columns if spec.name not in table.colnames and not spec.optional]
     if missing:
         raise exc(f"{what}: missing column(s) {', '.join(missing)}")
 
 
 def _conform(table: Table, columns: Sequence[ColumnSpec], what: str, exc: type[Exception]) -> Table:
-    """Schema-ordered copy: native dtypes, masks filled with defaults, units set."""
+    """Schema-ordered copy: native dtypes, masks filled with defaults, units set.
+
+    An ``optional`` column that ``table`` lacks is filled with its default, so older
+    catalogs keep reading.
+    """
     _check_schema(table, columns, what, exc)
     out = Table(meta=dict(table.meta))
     for spec in columns:
+        if spec.name not in table.colnames:
+            values = np.full(len(table), _default(spec), dtype=spec.dtype)
+            out[spec.name] = Column(values, unit=spec.unit, description=spec.description)
+            continue
         col = table[spec.name]
         unit = getattr(col, "unit", None)
         values = col.filled(_default(spec)) if isinstance(col, MaskedColumn) else col

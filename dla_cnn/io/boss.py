@@ -39,7 +39,7 @@ from dla_cnn.io._common import (
     resolve_redshift,
     sightline_id_from,
 )
-from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.io.qsocat import as_redshift_map, fill_catalog_ids
 from dla_cnn.io.registry import Source, register_format, register_identifier
 from dla_cnn.sightline import Sightline
 
@@ -75,7 +75,8 @@ def read_boss_spec(
         Quasar redshift (a mapping is looked up by sightline id).  Overrides the
         catalog and the file's SPALL ``Z``.
     quasar_catalog : Table, mapping, or path, optional
-        Quasar catalog (see :func:`~dla_cnn.io.read_quasar_catalog`); overrides SPALL ``Z``.
+        Quasar catalog (see :func:`~dla_cnn.io.read_quasar_catalog`); overrides SPALL ``Z``
+        and supplies a THING_ID when SPALL has none.
     engine : {"specutils", "astropy"}
         ``specutils`` (default) reads through the ``SDSS-III/IV spec`` loader; ``astropy``
         reads the same columns directly, for throughput.
@@ -83,14 +84,16 @@ def read_boss_spec(
     Returns
     -------
     Sightline
-        Validated; ``sightline_id`` is ``PLATE-MJD-FIBER``, mask is ``and_mask != 0``.
+        Validated; ``sightline_id`` is ``PLATE-MJD-FIBER``, mask is ``and_mask != 0``,
+        ``thing_id`` is SPALL ``THING_ID`` (-1 when absent).
 
     Raises
     ------
     SpectrumReadError, InvalidSpectrumError, MissingRedshiftError
     """
+    zmap = as_redshift_map(quasar_catalog)
     with open_fits(path) as hdul:
-        return read_boss_hdul(hdul, str(path), z_qso, as_redshift_map(quasar_catalog), engine)
+        return fill_catalog_ids(read_boss_hdul(hdul, str(path), z_qso, zmap, engine), zmap)
 
 
 def _spall_row(hdul: fits.HDUList, path: str) -> Mapping[str, Any]:
@@ -161,12 +164,13 @@ def read_boss_hdul(
     file_z = header_value([spall], ["Z"])
     z, origin = resolve_redshift(path, [sid], z_qso, zmap, file_z)
     cls = header_value([spall], ["CLASS"], "")
+    thing_id = as_int(header_value([spall, hdr], ["THING_ID"]))
     provenance = {
         "file": path,
         "format": FORMAT,
         "hdu": int(idx),
         "z_source": origin,
-        "thing_id": as_int(header_value([spall], ["THING_ID"])),
+        "thing_id": thing_id,
         "class": str(cls).strip(),
     }
     return build_sightline(
@@ -174,7 +178,7 @@ def read_boss_hdul(
         sightline_id=sid, z_qso=z,
         ra=as_float(header_value([spall, hdr], ["PLUG_RA", "RA"])),
         dec=as_float(header_value([spall, hdr], ["PLUG_DEC", "DEC"])),
-        plate=plate, mjd=mjd, fiber=fiber, provenance=provenance,
+        plate=plate, mjd=mjd, fiber=fiber, provenance=provenance, thing_id=thing_id,
     )
 
 
@@ -194,8 +198,9 @@ def write_boss_spec(
     Parameters
     ----------
     sightline : Sightline
-        The spectrum; its ``plate``, ``mjd``, ``fiber``, ``ra``, ``dec`` and ``z_qso`` go
-        into SPALL, its ``sightline_id`` into the primary header (``SIGHTID``).
+        The spectrum; its ``plate``, ``mjd``, ``fiber``, ``thing_id`` (-1 when unknown),
+        ``ra``, ``dec`` and ``z_qso`` go into SPALL, its ``sightline_id`` into the primary
+        header (``SIGHTID``).
     path : path
         Output file.
     wdisp : ndarray or float, optional
@@ -240,7 +245,7 @@ def write_boss_spec(
         "Z": np.float64(sl.z_qso),  # float64 so a written z reads back exactly
         "Z_ERR": np.float32(0.0),
         "ZWARNING": np.int32(0),
-        "THING_ID": np.int32(sl.provenance.get("thing_id", -1)),
+        "THING_ID": np.int32(sl.thing_id if sl.thing_id >= 0 else sl.provenance.get("thing_id", -1)),
         "PLUG_RA": np.float64(sl.ra),
         "PLUG_DEC": np.float64(sl.dec),
     }

@@ -32,7 +32,7 @@ from dla_cnn.io._common import (
     require_column,
     resolve_redshift,
 )
-from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.io.qsocat import as_redshift_map, fill_catalog_ids
 from dla_cnn.io.rebin import coadd_on_grid, rebin_to_sdss_grid
 from dla_cnn.io.registry import Source, register_format
 from dla_cnn.sightline import Sightline
@@ -142,6 +142,7 @@ def iter_desi_hdul(
                 ra=as_float(ra[r]), dec=as_float(dec[r]),
                 provenance={"file": path, "format": FORMAT, "hdu": "FIBERMAP", "row": r,
                             "targetid": t, "cameras": "".join(cams), "z_source": origin},
+                targetid=t,
             )
             try:
                 yield sl.validate()
@@ -174,7 +175,8 @@ def read_desi_coadd(
     Returns
     -------
     list of Sightline
-        ``sightline_id = str(TARGETID)``; ``plate``, ``mjd`` and ``fiber`` are -1.
+        ``sightline_id = str(TARGETID)`` and ``targetid = TARGETID``; ``plate``, ``mjd``,
+        ``fiber`` and ``thing_id`` are -1; ``ra``/``dec`` from FIBERMAP ``TARGET_RA``/``TARGET_DEC``.
 
     Raises
     ------
@@ -184,12 +186,13 @@ def read_desi_coadd(
         The first per-target problem; :func:`dla_cnn.io.iter_sightlines` yields the good
         targets of a file with some bad ones.
     """
+    zmap = as_redshift_map(redshifts)
     with open_fits(path) as hdul:
         out = []
-        for item in iter_desi_hdul(hdul, str(path), targetids, z_qso, as_redshift_map(redshifts)):
+        for item in iter_desi_hdul(hdul, str(path), targetids, z_qso, zmap):
             if isinstance(item, SightlineError):
                 raise item
-            out.append(item)
+            out.append(fill_catalog_ids(item, zmap))
         return out
 
 

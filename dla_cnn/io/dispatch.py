@@ -37,7 +37,7 @@ from dla_cnn.exceptions import (
     DATA_ERRORS, RunError, SightlineError, SpectrumReadError, UnknownFormatError, describe,
 )
 from dla_cnn.io._common import RedshiftArg, open_fits
-from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.io.qsocat import as_redshift_map, fill_catalog_ids
 from dla_cnn.io.registry import Source, SpectrumFormat, get_format, identify_format, registered_formats
 from dla_cnn.io.table import is_text, is_zip, npz_keys
 from dla_cnn.sightline import Sightline
@@ -145,12 +145,14 @@ def _iter_file(path: str, fmt: str | None, z_qso: RedshiftArg, zmap: Mapping | N
         head, spec = b"", get_format(fmt)
         is_fits = spec.fits
     if not is_fits:
-        yield from spec.read(Source(path, head, None), z_qso, zmap, engine)
+        for item in spec.read(Source(path, head, None), z_qso, zmap, engine):
+            yield fill_catalog_ids(item, zmap)
         return
     with open_fits(path) as hdul:
         source = Source(path, head, hdul)
         spec = spec or _identify(source)
-        yield from spec.read(source, z_qso, zmap, engine)
+        for item in spec.read(source, z_qso, zmap, engine):
+            yield fill_catalog_ids(item, zmap)
 
 
 def iter_sightlines(
@@ -220,7 +222,8 @@ def read_spectrum(
         One of :data:`FORMATS` to skip sniffing.
     quasar_catalog : Table, mapping, or path, optional
         Quasar catalog (:func:`~dla_cnn.io.read_quasar_catalog`, or a DESI TARGETID/Z
-        table); it overrides redshifts stored in the files.
+        table); it overrides redshifts stored in the files and supplies the RA/Dec,
+        THING_ID and TARGETID a file lacks.
     engine : {"specutils", "astropy"}
         How BOSS ``spec`` files are read: through specutils' loader (default) or directly
         with astropy (same values, faster; what catalog runs use).

@@ -1,8 +1,8 @@
 """Quasar catalogs (DR12Q / DR16Q style, or DESI ``TARGETID, Z`` tables).
 
 :func:`read_quasar_catalog` returns an astropy Table with normalised lower-case columns
-``sightline_id, plate, mjd, fiber, ra, dec, z_qso, bal`` (plus ``targetid`` when the
-input has one), whatever the input spelled them.
+``sightline_id, plate, mjd, fiber, ra, dec, z_qso, bal`` (plus ``thing_id`` and
+``targetid`` when the input has them), whatever the input spelled them.
 """
 
 from __future__ import annotations
@@ -85,6 +85,9 @@ def normalize_quasar_catalog(table: Table, source: str = "quasar catalog") -> Ta
             v = _num(c, 0.0)
             bal |= np.isfinite(v) & test(v)
     out["bal"] = bal
+    thing_id = col(["thing_id"])
+    if thing_id is not None:
+        out["thing_id"] = _filled(thing_id, -1).astype(np.int64)
     if targetid is not None:
         out["targetid"] = _filled(targetid, -1).astype(np.int64)
     out.meta["source"] = source
@@ -117,7 +120,8 @@ def read_quasar_catalog(path: str | Path | Table, hdu: int | str | None = None) 
         Columns ``sightline_id`` (``PLATE-MJD-FIBER``, or ``str(TARGETID)``), ``plate``,
         ``mjd``, ``fiber`` (-1 when unknown), ``ra``, ``dec`` (deg), ``z_qso`` (first valid
         of Z, Z_VI, Z_PIPE; NaN if none), ``bal`` (BAL_FLAG_VI > 0 or BI_CIV > 0 or
-        BAL_PROB >= 0.5) and ``targetid`` where the input has it.
+        BAL_PROB >= 0.5), and ``thing_id`` (SDSS ``THING_ID``) and ``targetid`` (DESI
+        ``TARGETID``) where the input has them (-1 in rows without one).
 
     Raises
     ------
@@ -144,7 +148,20 @@ def read_quasar_catalog(path: str | Path | Table, hdu: int | str | None = None) 
     return normalize_quasar_catalog(table, source=path)
 
 
-def redshift_lookup(catalog: Table | str | Path) -> dict[str, float]:
+class RedshiftMap(dict):
+    """``{sightline_id: z_qso}`` that also remembers the catalog's survey object ids.
+
+    ``object_ids`` maps the same keys to ``(ra, dec, thing_id, targetid)`` (NaN / -1 when
+    the catalog does not know them); readers fill what a spectrum file lacks from it
+    (see :func:`fill_catalog_ids`).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.object_ids: dict[str, tuple[float, float, int, int]] = {}
+
+
+def redshift_lookup(catalog: Table | str | Path) -> RedshiftMap:
     """``{sightline_id: z_qso}`` for the catalog rows with a valid redshift.
 
     Parameters
@@ -154,10 +171,11 @@ def redshift_lookup(catalog: Table | str | Path) -> dict[str, float]:
 
     Returns
     -------
-    dict of str to float
-        Quasar redshift by sightline id, for the rows whose ``z_qso`` is finite and
-        > 0.  DESI tables with a ``targetid`` column also get ``str(TARGETID)`` keys
-        (for non-negative TARGETIDs).
+    RedshiftMap
+        Quasar redshift by sightline id (a dict), for the rows whose ``z_qso`` is finite
+        and > 0.  DESI tables with a ``targetid`` column also get ``str(TARGETID)`` keys
+        (for non-negative TARGETIDs).  Its ``object_ids`` hold each row's RA, Dec,
+        THING_ID and TARGETID under the same keys.
 
     Raises
     ------
@@ -167,11 +185,54 @@ def redshift_lookup(catalog: Table | str | Path) -> dict[str, float]:
     cat = read_quasar_catalog(catalog)
     z = np.asarray(cat["z_qso"], dtype=float)
     ok = np.isfinite(z) & (z > 0)
-    out = dict(zip(np.asarray(cat["sightline_id"])[ok].tolist(), z[ok].tolist()))
+    sids = np.asarray(cat["sightline_id"])[ok].tolist()
+    out = RedshiftMap(zip(sids, z[ok].tolist()))
+    n = int(ok.sum())
+    thing = np.asarray(cat["thing_id"])[ok] if "thing_id" in cat.colnames else np.full(n, -1)
+    tid = np.asarray(cat["targetid"])[ok] if "targetid" in cat.colnames else np.full(n, -1)
+    ids = list(zip(np.asarray(cat["ra"], float)[ok].tolist(), np.asarray(cat["dec"], float)[ok].tolist(),
+                   thing.astype(np.int64).tolist(), tid.astype(np.int64).tolist()))
+    out.object_ids.update(zip(sids, ids))
     if "targetid" in cat.colnames:  # DESI redshift tables: also by TARGETID
-        tid = np.asarray(cat["targetid"])[ok]
-        out.update((str(int(t)), zz) for t, zz in zip(tid, z[ok].tolist()) if t >= 0)
+        for t, zz, obj in zip(tid.tolist(), z[ok].tolist(), ids):
+            if t >= 0:
+                out[str(int(t))] = zz
+                out.object_ids[str(int(t))] = obj
     return out
+
+
+def fill_catalog_ids(item, zmap: Mapping | None):
+    """Fill a sightline's unknown RA/Dec, ``thing_id`` and ``targetid`` from a quasar catalog.
+
+    What the spectrum file gives is kept; only NaN positions and -1 ids are replaced,
+    from the catalog row with the same sightline id.
+
+    Parameters
+    ----------
+    item : Sightline or SightlineError
+        Errors and sightlines the catalog does not list pass through unchanged.
+    zmap : mapping, optional
+        A :class:`RedshiftMap` from :func:`redshift_lookup`; other mappings carry no ids.
+
+    Returns
+    -------
+    Sightline or SightlineError
+        The same ``item``.
+    """
+    ids = getattr(zmap, "object_ids", None)
+    if not ids or not hasattr(item, "thing_id"):
+        return item
+    row = ids.get(str(item.sightline_id))
+    if row is None:
+        return item
+    ra, dec, thing_id, targetid = row
+    if not (np.isfinite(item.ra) and np.isfinite(item.dec)) and np.isfinite(ra) and np.isfinite(dec):
+        item.ra, item.dec = float(ra), float(dec)
+    if item.thing_id < 0 and thing_id >= 0:
+        item.thing_id = int(thing_id)
+    if item.targetid < 0 and targetid >= 0:
+        item.targetid = int(targetid)
+    return item
 
 
 def catalog_redshift(catalog: Table | Mapping[str, float], plate: int, mjd: int, fiber: int) -> float | None:

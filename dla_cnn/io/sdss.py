@@ -46,7 +46,7 @@ from dla_cnn.io._common import (
     resolve_redshift,
     sightline_id_from,
 )
-from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.io.qsocat import as_redshift_map, fill_catalog_ids
 from dla_cnn.io.registry import Source, register_format
 from dla_cnn.sightline import Sightline
 
@@ -88,10 +88,13 @@ def read_spspec(
     -------
     Sightline
         ``ivar = 1 / error**2`` where ``error > 0`` (else 0); ids from the header
-        keywords PLATEID, MJD, FIBERID; RA/DEC from RAOBJ/DECOBJ (or RA/DEC).
+        keywords PLATEID, MJD, FIBERID; RA/DEC from RAOBJ/DECOBJ (or RA/DEC);
+        ``thing_id`` from a THING_ID keyword (DR7 files have none: -1, unless a quasar
+        catalog given to :func:`~dla_cnn.io.read_spectrum` supplies it).
     """
+    zmap = as_redshift_map(quasar_catalog)
     with open_fits(path) as hdul:
-        return read_spspec_hdul(hdul, str(path), z_qso, as_redshift_map(quasar_catalog))
+        return fill_catalog_ids(read_spspec_hdul(hdul, str(path), z_qso, zmap), zmap)
 
 
 def read_spspec_hdul(
@@ -120,7 +123,7 @@ def read_spspec_hdul(
         sightline_id=sid, z_qso=z,
         ra=as_float(header_value([hdr], ["RAOBJ", "RA"])),
         dec=as_float(header_value([hdr], ["DECOBJ", "DEC"])),
-        plate=plate, mjd=mjd, fiber=fiber,
+        plate=plate, mjd=mjd, fiber=fiber, thing_id=as_int(header_value([hdr], ["THING_ID"])),
         provenance={"file": path, "format": "spspec", "hdu": 0, "z_source": origin},
     )
 
@@ -220,15 +223,17 @@ def iter_spplate_hdul(
             plugrow = plug[1][row] if (plug is not None and row is not None) else None
             ra = dec = np.nan
             objtype = ""
+            thing_id = -1
             if plugrow is not None:
                 names = plug[1].names
+                thing_id = as_int(plugrow[find_name(names, ["THING_ID"])]) if find_name(names, ["THING_ID"]) else -1
                 ra = as_float(plugrow[find_name(names, ["RA"])]) if find_name(names, ["RA"]) else np.nan
                 dec = as_float(plugrow[find_name(names, ["DEC"])]) if find_name(names, ["DEC"]) else np.nan
                 objtype = str(plugrow[find_name(names, ["OBJTYPE"])]).strip() if find_name(names, ["OBJTYPE"]) else ""
             yield build_sightline(
                 source, wave, flux[irow], ivar[irow],
                 None if and_mask is None else _pixel_mask(and_mask[irow]),
-                sightline_id=sid, z_qso=z, ra=ra, dec=dec, plate=plate, mjd=mjd, fiber=fiber,
+                sightline_id=sid, z_qso=z, ra=ra, dec=dec, plate=plate, mjd=mjd, fiber=fiber, thing_id=thing_id,
                 provenance={"file": path, "format": "spplate", "hdu": 0, "row": irow,
                             "z_source": origin, "objtype": objtype},
             )
@@ -269,12 +274,13 @@ def read_spplate(
         The first per-fiber problem; use :func:`dla_cnn.io.iter_sightlines` to get the
         good fibers of a plate with some bad ones.
     """
+    zmap = as_redshift_map(quasar_catalog)
     with open_fits(path) as hdul:
         out = []
-        for item in iter_spplate_hdul(hdul, str(path), fibers, z_qso, as_redshift_map(quasar_catalog)):
+        for item in iter_spplate_hdul(hdul, str(path), fibers, z_qso, zmap):
             if isinstance(item, SightlineError):
                 raise item
-            out.append(item)
+            out.append(fill_catalog_ids(item, zmap))
         return out
 
 

@@ -39,7 +39,7 @@ from dla_cnn.io._common import (
     resolve_redshift,
     sightline_id_from,
 )
-from dla_cnn.io.qsocat import as_redshift_map
+from dla_cnn.io.qsocat import as_redshift_map, fill_catalog_ids
 from dla_cnn.io.registry import Source, register_format
 from dla_cnn.sightline import Sightline
 
@@ -167,6 +167,8 @@ def _spectrum_from_columns(
         ra=as_float(header_value(meta_sources, ["RA", "PLUG_RA", "TARGET_RA"])),
         dec=as_float(header_value(meta_sources, ["DEC", "PLUG_DEC", "TARGET_DEC"])),
         plate=plate, mjd=mjd, fiber=fiber,
+        thing_id=as_int(header_value(meta_sources, ["THING_ID"])),
+        targetid=as_int(header_value(meta_sources, ["TARGETID"])),
         provenance={"file": path, "format": kind, "hdu": hdu, "z_source": origin},
     )
 
@@ -225,7 +227,9 @@ def read_table_spectrum(
     Returns
     -------
     Sightline
-        On the universal grid (rebinned when the wavelengths are not on it).
+        On the universal grid (rebinned when the wavelengths are not on it); ``ra``,
+        ``dec``, ``thing_id`` and ``targetid`` from RA/DEC, THING_ID and TARGETID keywords
+        in the table meta or FITS header (NaN / -1 when absent).
     """
     path = str(path)
     if not Path(path).is_file():
@@ -234,14 +238,16 @@ def read_table_spectrum(
     zmap = as_redshift_map(quasar_catalog)
     if kind == "table-fits":
         with open_fits(path) as hdul:
-            return read_table_hdul(hdul, path, z_qso, zmap, sightline_id)
+            return fill_catalog_ids(read_table_hdul(hdul, path, z_qso, zmap, sightline_id), zmap)
     if kind == "npz":
         cols, meta = _load_npz(path)
-        return _spectrum_from_columns(cols, [meta], path, kind, None, z_qso, zmap, sightline_id)
+        sl = _spectrum_from_columns(cols, [meta], path, kind, None, z_qso, zmap, sightline_id)
+        return fill_catalog_ids(sl, zmap)
     if kind in ("table-ecsv", "table-csv"):
         table = _load_text(path, kind)
         cols = {name: table[name] for name in table.colnames}
-        return _spectrum_from_columns(cols, [dict(table.meta)], path, kind, None, z_qso, zmap, sightline_id)
+        sl = _spectrum_from_columns(cols, [dict(table.meta)], path, kind, None, z_qso, zmap, sightline_id)
+        return fill_catalog_ids(sl, zmap)
     raise UnknownFormatError(path, f"{kind!r} is not a table format ({', '.join(TABLE_FORMATS)})")
 
 

@@ -46,6 +46,8 @@ class Task:
     fiber: int = -1
     ra: float = float("nan")
     dec: float = float("nan")
+    thing_id: int = -1
+    targetid: int = -1
 
 
 def boss_path(spectra_dir: Path, plate: int, mjd: int, fiber: int) -> Path:
@@ -62,7 +64,8 @@ def enumerate_tasks(source: str | Path, spectra_dir: str | Path | None = None) -
     ----------
     source : path
         A directory of spectra (searched recursively, sorted), a single spectrum, or a
-        DR12Q/DR16Q-style quasar table (plate, mjd, fiber, z, ra, dec) with ``spectra_dir``.
+        DR12Q/DR16Q-style quasar table (plate, mjd, fiber, z, ra, dec; THING_ID and
+        TARGETID when it has them) with ``spectra_dir``.
     spectra_dir : path, optional
         Where the table's spectra live (BOSS ``PLATE/`` sub-directories or flat).
     """
@@ -80,11 +83,14 @@ def enumerate_tasks(source: str | Path, spectra_dir: str | Path | None = None) -
 
     cat = read_quasar_catalog(source)
     sdir = Path(spectra_dir)
+    n = len(cat)
+    thing = cat["thing_id"] if "thing_id" in cat.colnames else np.full(n, -1)
+    target = cat["targetid"] if "targetid" in cat.colnames else np.full(n, -1)
     tasks = []
-    for r in cat:
+    for r, t_id, tgt in zip(cat, thing, target):
         plate, mjd, fiber = int(r["plate"]), int(r["mjd"]), int(r["fiber"])
         tasks.append(Task(str(boss_path(sdir, plate, mjd, fiber)), float(r["z_qso"]), str(r["sightline_id"]),
-                          plate, mjd, fiber, float(r["ra"]), float(r["dec"])))
+                          plate, mjd, fiber, float(r["ra"]), float(r["dec"]), int(t_id), int(tgt)))
     return tasks
 
 
@@ -92,7 +98,7 @@ def prepare_task(task: Task) -> list[Prepared]:
     """Read and normalise the sightline(s) of one task; failures become error rows."""
     from dla_cnn.io import read_spectrum
 
-    ids = {k: getattr(task, k) for k in ("plate", "mjd", "fiber", "ra", "dec")}
+    ids = {k: getattr(task, k) for k in ("plate", "mjd", "fiber", "ra", "dec", "thing_id", "targetid")}
     if task.z_qso is not None:
         ids["z_qso"] = task.z_qso
     try:
@@ -105,8 +111,15 @@ def prepare_task(task: Task) -> list[Prepared]:
     out = []
     for sl in sightlines:
         p = prepare(sl)
-        if task.sightline_id and not p.row["sightline_id"]:
-            p.row["sightline_id"] = task.sightline_id
+        row = p.row
+        if task.sightline_id and not row["sightline_id"]:
+            row["sightline_id"] = task.sightline_id
+        # what the quasar table knows fills what the file lacks (the fast BOSS read skips SPALL)
+        for key in ("thing_id", "targetid"):
+            if row[key] < 0 <= getattr(task, key):
+                row[key] = int(getattr(task, key))
+        if not (np.isfinite(row["ra"]) and np.isfinite(row["dec"])) and np.isfinite(task.ra) and np.isfinite(task.dec):
+            row["ra"], row["dec"] = float(task.ra), float(task.dec)
         out.append(p)
     return out
 

@@ -29,6 +29,7 @@ from dla_cnn.scan.detect import Calibration, DetectConfig, Detection, detect_abs
 from dla_cnn.sightline import Sightline
 
 _SPEC_NAME = re.compile(r"spec-(\d+)-(\d+)-(\d+)")
+_TARGET_SOURCE = re.compile(r"\[TARGETID (-?\d+)\]")
 
 
 @dataclass
@@ -62,7 +63,7 @@ class SightlineResult:
 
     def absorber_rows(self) -> list[dict]:
         """ABSORBERS rows of this sightline (spec section 9)."""
-        keys = ("sightline_id", "plate", "mjd", "fiber", "ra", "dec", "z_qso")
+        keys = ("sightline_id", "plate", "mjd", "fiber", "thing_id", "targetid", "ra", "dec", "z_qso")
         base = {k: self.row[k] for k in keys}
         return [
             dict(base, z_abs=d.z_abs, z_abs_err=d.z_abs_err, log_nhi=d.log_nhi, log_nhi_err=d.log_nhi_err,
@@ -80,17 +81,29 @@ def id_from_path(path: str) -> tuple[str, int, int, int]:
     return Path(path).name.split(".")[0], -1, -1, -1
 
 
-def _base_row(sightline_id: str, file: str, plate=-1, mjd=-1, fiber=-1, ra=np.nan, dec=np.nan, z_qso=np.nan) -> dict:
+def _base_row(sightline_id: str, file: str, plate=-1, mjd=-1, fiber=-1, ra=np.nan, dec=np.nan, z_qso=np.nan,
+              thing_id=-1, targetid=-1) -> dict:
     return {"sightline_id": sightline_id, "plate": int(plate), "mjd": int(mjd), "fiber": int(fiber),
+            "thing_id": int(thing_id), "targetid": int(targetid),
             "ra": float(ra), "dec": float(dec), "file": str(file), "z_qso": float(z_qso), "snr": np.nan,
             "z_min": np.nan, "z_max": np.nan, "n_dla": 0, "n_subdla": 0, "status": "ok", "message": ""}
 
 
 def error_row(err: SightlineError, sightline_id: str | None = None, **ids) -> dict:
-    """SIGHTLINES row for a sightline that failed (status ``error`` or ``skipped``)."""
+    """SIGHTLINES row for a sightline that failed (status ``error`` or ``skipped``).
+
+    ``ids`` may give ``plate``, ``mjd``, ``fiber``, ``thing_id``, ``targetid``, ``ra``,
+    ``dec`` and ``z_qso`` known from elsewhere (a quasar catalog); the rest is guessed
+    from the error's source (a ``spec-PLATE-MJD-FIBER`` name, a DESI ``[TARGETID n]``).
+    """
     sid, plate, mjd, fiber = id_from_path(err.source.split(":")[0].split("[")[0])
+    m = _TARGET_SOURCE.search(err.source)
+    targetid = int(m.group(1)) if m else -1
+    if m and sightline_id is None:
+        sid = str(targetid)
     row = _base_row(sightline_id or sid, err.source, ids.get("plate", plate), ids.get("mjd", mjd),
-                    ids.get("fiber", fiber), ids.get("ra", np.nan), ids.get("dec", np.nan), ids.get("z_qso", np.nan))
+                    ids.get("fiber", fiber), ids.get("ra", np.nan), ids.get("dec", np.nan), ids.get("z_qso", np.nan),
+                    ids.get("thing_id", -1), ids.get("targetid", targetid))
     row["status"] = err.status
     row["message"] = err.problem
     row["n_dla"] = row["n_subdla"] = -1  # unknown: never mistaken for "searched, none found"
@@ -102,7 +115,8 @@ def prepare(item: Sightline | SightlineError, keep_sightline: bool = False) -> P
     if isinstance(item, SightlineError):
         return Prepared(error_row(item))
     sl = item
-    row = _base_row(sl.sightline_id, sl.provenance.get("file", ""), sl.plate, sl.mjd, sl.fiber, sl.ra, sl.dec, sl.z_qso)
+    row = _base_row(sl.sightline_id, sl.provenance.get("file", ""), sl.plate, sl.mjd, sl.fiber, sl.ra, sl.dec, sl.z_qso,
+                    sl.thing_id, sl.targetid)
     try:
         sl.validate()
         row["snr"] = sl.snr()

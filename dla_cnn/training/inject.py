@@ -150,4 +150,5 @@ def inject_into_sightline(
     return Sightline(
         sightline.sightline_id, sightline.z_qso, sightline.start_index, flux, sightline.ivar.copy(),
         sightline.mask.copy(), sightline.ra, sightline.dec, sightline.plate, sightline.mjd, sightline.fiber, prov,
+        thing_id=sightline.thing_id, targetid=sightline.targetid,
     )
