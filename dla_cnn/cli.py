@@ -186,7 +186,7 @@ def train(
                                   init_from=init_from, validation_steps=validation_steps, calibrate=calibrate)
     except DlaCnnError as err:
         _fail(err)
-    m = card["metrics_test"]
+    m = {k: float("nan") if v is None else v for k, v in card["metrics_test"].items()}  # nan: empty test split
     out.print(f"wrote {out_path}: test pixel accuracy {m['pixel_accuracy']:.4f}, offset RMSE {m['offset_rmse_px']:.2f} px, "
               f"N_HI RMSE {m['log_nhi_rmse_dex']:.3f} dex ({card['samples_per_s']:.0f} samples/s)")
 
@@ -353,7 +353,9 @@ def scan(
     model: Optional[Path] = typer.Option(None, "--model", help="Model .keras file or packaged model name (default: dla_cnn_fcn)."),
     out_path: Optional[Path] = typer.Option(None, "--out", help="Write the catalog here (FITS; .ecsv for ECSV)."),
     plot_dir: Optional[Path] = typer.Option(None, "--plot", help="Write one PNG per sightline into this directory."),
-    quasar_catalog: Optional[Path] = typer.Option(None, "--quasar-catalog", help="Quasar catalog supplying z_qso."),
+    quasar_catalog: Optional[Path] = typer.Option(None, "--quasar-catalog",
+                                                  help="Quasar catalog supplying z_qso (and the RA/Dec, THING_ID and "
+                                                       "TARGETID the files lack)."),
     min_confidence: Optional[float] = typer.Option(None, "--min-confidence",
                                                    help="Report absorbers at or above this confidence (default: the model's, 0.5 for "
                                                         "the packaged finder; 0 keeps every candidate)."),
@@ -559,6 +561,33 @@ def report(
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     out.print(f"wrote {res.index} ({res.n_pages} sightline pages, {res.n_spectra} with spectra) "
               f"in {time.perf_counter() - t0:.1f} s")
+
+
+# --------------------------------------------------------------------------- export
+@app.command()
+def export(
+    catalog_path: Path = typer.Argument(..., help="dla-cnn catalog (FITS or ECSV)."),
+    fmt: str = typer.Option("picca", "--format", help="Output format: picca (DLA catalog, HDU DLACAT)."),
+    out_path: Path = typer.Option(..., "--out", help="File to write."),
+    min_log_nhi: float = typer.Option(20.3, "--min-log-nhi", help="Export absorbers with log N_HI at or above this."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence",
+                                                   help="Export absorbers at or above this confidence (default: all in the catalog)."),
+    id_column: str = typer.Option("auto", "--id-column", help="Line-of-sight id: auto, THING_ID (SDSS/BOSS) or TARGETID (DESI)."),
+) -> None:
+    """Write a catalog's absorbers in another program's format (picca's DLA mask catalog)."""
+    from dla_cnn.catalog.export import EXPORT_FORMATS, export_picca
+
+    try:
+        if fmt.lower() not in EXPORT_FORMATS:
+            from dla_cnn.exceptions import ConfigError
+
+            raise ConfigError(f"unknown export format {fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+        res = export_picca(catalog_path, out_path, min_log_nhi=min_log_nhi, min_confidence=min_confidence,
+                           id_column=id_column)
+    except DlaCnnError as err:
+        _fail(err)
+    out.print(f"wrote {res.path}: {res.n_dla} absorbers on {res.n_los} lines of sight (HDU DLACAT, {res.id_column})",
+              highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- demo
