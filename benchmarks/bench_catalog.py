@@ -96,7 +96,12 @@ def machine_line() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = os.getloadavg()
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow (default)")
+    try:
+        import keras
+
+        backend = keras.backend.backend()
+    except ImportError:
+        backend = "?"
     note = "" if load[0] < 0.5 else f" -- the machine is not idle (load {load[0]:.1f}): figures are low"
     return (f"Machine: {platform.machine()}, {os.cpu_count()} cores ({cpu or 'cpu ?'}), {mem:.0f} GiB; "
             f"Keras backend {backend}; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}{note}.")
