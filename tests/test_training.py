@@ -9,6 +9,7 @@ import pytest
 from dla_cnn import grid
 from dla_cnn.sightline import Sightline
 from dla_cnn.training import (
+    RECIPE_VERSION,
     BuildConfig,
     InjectionConfig,
     absorber_centre,
@@ -115,6 +116,7 @@ def test_build_is_reproducible_and_labelled(tmp_path):
     assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
     attrs = read_attrs(a)
     assert attrs["config"]["seed"] == 4 and attrs["n_sightlines"] == 70
+    assert attrs["recipe_version"] == attrs["config"]["recipe_version"] == RECIPE_VERSION >= 2
     with h5py.File(a) as f:
         assert f["inputs"].shape == (70, 1748, 2)
         assert f["inputs"].chunks[0] == 64 and f["inputs"].compression == "lzf"

@@ -21,7 +21,6 @@ Caveats
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 from scipy.special import wofz
 
 from dla_cnn import grid
@@ -197,6 +196,11 @@ def fine_grid(start_index: int, npix: int, oversample: int = 5) -> np.ndarray:
 def apply_lsf(flux_fine: np.ndarray, oversample: int = 5, sigma_pix: float = 1.0) -> np.ndarray:
     """Convolve sub-pixel flux with a Gaussian LSF and average it into SDSS pixels.
 
+    The Gaussian (truncated at 4 sigma, normalised, edges extended with the nearest sample,
+    as :func:`scipy.ndimage.gaussian_filter1d`) and the pixel average are applied as one
+    kernel evaluated only at pixel centres: ``oversample`` times fewer operations than
+    convolving every sub-pixel sample, the same result to rounding (~1e-16).
+
     Parameters
     ----------
     flux_fine : ndarray (..., npix * oversample)
@@ -211,7 +215,26 @@ def apply_lsf(flux_fine: np.ndarray, oversample: int = 5, sigma_pix: float = 1.0
     ndarray (..., npix)
     """
     flux_fine = np.asarray(flux_fine, dtype=float)
-    if sigma_pix > 0:
-        flux_fine = gaussian_filter1d(flux_fine, sigma_pix * oversample, axis=-1, mode="nearest", truncate=4.0)
     shape = flux_fine.shape[:-1] + (flux_fine.shape[-1] // oversample, oversample)
-    return flux_fine.reshape(shape).mean(axis=-1)
+    if sigma_pix <= 0:
+        return flux_fine.reshape(shape).mean(axis=-1)
+    kernel, radius = _lsf_pixel_kernel(oversample, float(sigma_pix))
+    npix, taps = shape[-2], -(-kernel.size // oversample)
+    kernel = np.concatenate([kernel, np.zeros(taps * oversample - kernel.size)])
+    out = np.empty(shape[:-1])
+    for row, res in zip(flux_fine.reshape(-1, flux_fine.shape[-1]), out.reshape(-1, npix)):
+        padded = np.concatenate([np.full(radius, row[0]), row, np.full(radius + taps * oversample, row[-1])])
+        # pixel j = sum_t kernel[t] padded[j * oversample + t]; split t by its phase r = t % oversample
+        res[:] = sum(np.correlate(padded[r::oversample][: npix + taps - 1], kernel[r::oversample], "valid")
+                     for r in range(oversample))
+    return out
+
+
+def _lsf_pixel_kernel(oversample: int, sigma_pix: float) -> tuple[np.ndarray, int]:
+    """Gaussian LSF (``gaussian_filter1d``'s weights) convolved with a pixel-wide box, and its radius."""
+    sd = sigma_pix * oversample
+    radius = int(4.0 * sd + 0.5)
+    x = np.arange(-radius, radius + 1)
+    gauss = np.exp(-0.5 * (x / sd) ** 2)
+    gauss /= gauss.sum()
+    return np.convolve(gauss, np.full(oversample, 1.0 / oversample)), radius

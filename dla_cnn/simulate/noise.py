@@ -113,6 +113,12 @@ def noise_sigma(
     photon_var = (var_tot * (1.0 - sky_frac) * np.clip(flux_model, 0.0, None) / norm_level
                   * inv_throughput / inv_ref)
     sigma = np.sqrt(sky_var + photon_var)
+    if wave_obs.ndim == 1 and wave_obs.size > 1 and wave_obs[-1] > wave_obs[0]:  # sorted: slices
+        lo = np.searchsorted(wave_obs, np.array(SKY_LINES) - 3.0, side="right")
+        hi = np.searchsorted(wave_obs, np.array(SKY_LINES) + 3.0, side="left")
+        for i, j in zip(lo, hi):
+            sigma[i:j] *= cfg.sky_residual_sigma
+        return sigma
     for line in SKY_LINES:
         near = np.abs(wave_obs - line) < 3.0
         sigma[near] *= cfg.sky_residual_sigma

@@ -18,6 +18,7 @@ Caveats
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -108,21 +109,40 @@ def quasar_continuum(
     alpha_blue = rng.normal(cfg.blue_alpha_mean, cfg.alpha_sigma)
     lam_b = rng.uniform(*cfg.break_rest)
     cont = (rest / 1450.0) ** alpha
-    blue = rest < lam_b
+    ascending = rest.ndim == 1 and rest.size > 1 and rest[-1] > rest[0]
+    blue = slice(0, int(np.searchsorted(rest, lam_b))) if ascending else rest < lam_b
     cont[blue] = (lam_b / 1450.0) ** alpha * (rest[blue] / lam_b) ** alpha_blue
+    # every line's shift, width and strength in one draw each (lines off the spectrum included)
+    lam0, ew, ew_dex, fwhm = _EMISSION_TABLE
+    centre = lam0 * (1.0 + rng.normal(0.0, cfg.line_shift_sigma_kms, lam0.size) / C_KMS)
+    sigma = centre * fwhm * 10.0 ** rng.normal(0.0, cfg.fwhm_scatter_dex, lam0.size) / C_KMS * FWHM_TO_SIGMA
+    amp = cfg.line_ew_scale * ew * 10.0 ** (ew_dex * rng.standard_normal(lam0.size)) / (np.sqrt(2 * np.pi) * sigma)
+    c_at = np.where(centre >= lam_b, (centre / 1450.0) ** alpha,
+                    (lam_b / 1450.0) ** alpha * (centre / lam_b) ** alpha_blue)
+    near = ((np.abs(rest.flat[0] - centre) <= 8 * sigma + (rest.flat[-1] - rest.flat[0]))
+            | ((rest.flat[0] <= centre) & (centre <= rest.flat[-1])))
     lines = np.zeros_like(rest)
-    for _name, lam0, ew, ew_dex, fwhm in EMISSION_LINES:
-        centre = lam0 * (1.0 + rng.normal(0.0, cfg.line_shift_sigma_kms) / C_KMS)
-        sigma = centre * fwhm * 10.0 ** rng.normal(0.0, cfg.fwhm_scatter_dex) / C_KMS * FWHM_TO_SIGMA
-        if abs(rest[0] - centre) > 8 * sigma + (rest[-1] - rest[0]) and not (rest[0] <= centre <= rest[-1]):
-            continue
-        amp = cfg.line_ew_scale * ew * 10.0 ** rng.normal(0.0, ew_dex) / (np.sqrt(2 * np.pi) * sigma)
-        c_at = (centre / 1450.0) ** alpha if centre >= lam_b else (lam_b / 1450.0) ** alpha * (centre / lam_b) ** alpha_blue
-        lines += amp * c_at * np.exp(-0.5 * ((rest - centre) / sigma) ** 2)
-    x = np.linspace(-1.0, 1.0, rest.size)
+    for c, s, h in zip(centre[near], sigma[near], (amp * c_at)[near]):
+        # within 12 sigma of the centre (beyond, the Gaussian is < 1e-31 of its peak)
+        sel = slice(*np.searchsorted(rest, (c - 12 * s, c + 12 * s))) if ascending else slice(None)
+        x = (rest[sel] - c) * (1.0 / s)
+        lines[sel] += h * np.exp(-0.5 * x * x)
     coeffs = rng.normal(0.0, cfg.distortion_sigma, cfg.distortion_order)
-    distortion = np.exp(np.polynomial.legendre.legval(x, np.concatenate([[0.0], coeffs])))
+    distortion = np.exp(_legendre_basis(rest.size, cfg.distortion_order) @ coeffs).reshape(rest.shape)
     return (cont + lines) * distortion
+
+
+_EMISSION_TABLE = tuple(np.array(col) for col in list(zip(*EMISSION_LINES))[1:])
+"""Rest wavelength, median EW, EW scatter (dex) and median FWHM of :data:`EMISSION_LINES`, as arrays."""
+
+
+@lru_cache(maxsize=16)
+def _legendre_basis(n: int, order: int) -> np.ndarray:
+    """Legendre polynomials P_1 .. P_order at ``n`` points spread evenly over [-1, 1], (n, order)."""
+    x = np.linspace(-1.0, 1.0, n)
+    basis = np.polynomial.legendre.legvander(x, order)[:, 1:]
+    basis.flags.writeable = False
+    return basis
 
 
 def _smooth_box(v: np.ndarray, v_lo: float, v_hi: float, edge: float) -> np.ndarray:

@@ -23,9 +23,11 @@ import numpy as np
 from dla_cnn import grid
 from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.ids import format_sightline_id
-from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
+from dla_cnn.physics.linegrid import lines_tau
+from dla_cnn.physics.lyman import lyman_series
+from dla_cnn.physics.voigt import apply_lsf, fine_grid
 from dla_cnn.sightline import Sightline
-from dla_cnn.simulate.forest import ForestConfig, draw_forest, draw_thick_absorbers, forest_tau, lyman_continuum_tau
+from dla_cnn.simulate.forest import ForestConfig, draw_forest, draw_thick_absorbers, lyman_continuum_tau
 from dla_cnn.simulate.noise import NoiseConfig, draw_snr, mask_runs, noise_sigma
 from dla_cnn.simulate.quasar import QuasarConfig, bal_transmission, quasar_continuum
 
@@ -51,6 +53,30 @@ class SimulatorConfig:
     @property
     def lambda_range(self) -> tuple[float, float]:
         return SURVEY_RANGES[self.survey]
+
+
+def thick_absorber_tau(loglam: np.ndarray, z: np.ndarray, log_n: np.ndarray, b_kms: np.ndarray) -> np.ndarray:
+    """Optical depth of optically thick absorbers (whole Lyman series + Lyman limit) on a uniform grid.
+
+    Parameters
+    ----------
+    loglam : ndarray
+        Uniformly spaced log10 observed wavelengths (the simulator's sub-pixel grid).
+    z, log_n, b_kms : ndarray
+        Absorber redshifts, log10 H I column densities (cm^-2) and Doppler parameters (km/s).
+
+    Returns
+    -------
+    ndarray, same shape as ``loglam``
+        :func:`dla_cnn.physics.linegrid.lines_tau` of every Lyman line (optical depth within
+        ~1e-4 in transmission of :func:`dla_cnn.physics.voigt.voigt_tau`) plus the
+        Lyman-limit continuum.
+    """
+    loglam = np.asarray(loglam, dtype=float)
+    if np.size(z) == 0 or loglam.size < 2:
+        return np.zeros(loglam.size)
+    tau = lines_tau(loglam[0], loglam[1] - loglam[0], loglam.size, [(z, log_n, b_kms, lyman_series())])
+    return tau + lyman_continuum_tau(loglam, z, log_n)
 
 
 def draw_z_qso(rng: np.random.Generator, n: int, cfg: SimulatorConfig = SimulatorConfig()) -> np.ndarray:
@@ -129,17 +155,16 @@ class SimulatedHost:
     def wave(self) -> np.ndarray:
         return 10.0 ** ((self.start_index + np.arange(self.npix)) * grid.DLOGLAM)
 
-    def norm_level(self) -> float:
-        """Noiseless continuum level at 1450 A rest."""
-        w = self.wave
+    def norm_level(self, wave: np.ndarray | None = None) -> float:
+        """Noiseless continuum level at 1450 A rest (``wave``: :attr:`wave`, if already at hand)."""
+        w = self.wave if wave is None else wave
         return float(np.interp(1450.0 * (1 + self.z_qso), w, self.continuum))
 
     def absorber_tau(self, z: np.ndarray, log_n: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Optical depth of extra absorbers on this host's sub-pixel grid."""
+        """Optical depth of extra absorbers (all Lyman lines + Lyman limit) on this host's sub-pixel grid."""
         if len(z) == 0:
             return np.zeros_like(self.tau_fine)
-        wave_f = 10.0 ** fine_grid(self.start_index, self.npix, self.cfg.oversample)
-        return voigt_tau(wave_f, log_n, z, b)
+        return thick_absorber_tau(fine_grid(self.start_index, self.npix, self.cfg.oversample), z, log_n, b)
 
     def realise(
         self, rng: np.random.Generator, extra_tau: np.ndarray | None = None
@@ -156,7 +181,7 @@ class SimulatedHost:
         trans = apply_lsf(np.exp(-tau), self.cfg.oversample, self.lsf_sigma_pix)
         model = self.continuum * trans
         wave = self.wave
-        level = self.norm_level()
+        level = self.norm_level(wave)
         sigma = noise_sigma(wave, model, level, self.snr, rng, 1450.0 * (1 + self.z_qso), self.cfg.noise)
         flux = model + sigma * rng.standard_normal(self.npix)
         lo, hi = self.cfg.lambda_range
@@ -172,6 +197,7 @@ def simulate_host(
     start_index: int | None = None,
     npix: int | None = None,
     snr: float | None = None,
+    extra_absorbers: np.ndarray | None = None,
 ) -> SimulatedHost:
     """Draw the noiseless parts of a DLA-free sightline.
 
@@ -187,6 +213,11 @@ def simulate_host(
         Pixel range; default the survey's whole wavelength range.
     snr : float, optional
         Target S/N at 1450 A rest (default drawn from ``cfg.noise``).
+    extra_absorbers : ndarray (n, 3), optional
+        z, log N_HI and b (km/s) of absorbers to add to the optical depth (all Lyman lines
+        and the Lyman limit), e.g. injected DLAs; they draw no random numbers and are not
+        listed in ``absorbers``.  Adding them here costs one pass over the sub-pixel grid
+        instead of the two of :meth:`SimulatedHost.absorber_tau`.
 
     Returns
     -------
@@ -194,7 +225,7 @@ def simulate_host(
         Continuum (BAL troughs included), sub-pixel optical depth of the forest and,
         if ``cfg.natural_thick_absorbers``, of Lyman-limit systems / sub-DLAs (listed in
         ``absorbers``), with the S/N and LSF sigma (pixels) drawn for this sightline.
-        No DLA is ever added here.
+        No DLA is added here unless given in ``extra_absorbers``.
     """
     lo, hi = cfg.lambda_range
     if start_index is None:
@@ -208,17 +239,26 @@ def simulate_host(
     continuum = continuum * bal
     z_lo = max(wave[0] / grid.LYA_REST - 1.0, 0.0)
     fz, fn, fb = draw_forest(rng, z_lo, z_qso, cfg.forest)
-    tau = forest_tau(loglam_f, fz, fn, fb, cfg.forest.n_series)
+    # every absorber's Lyman lines in one pass (forest: the first n_series lines; optically
+    # thick systems: the whole series), then the Lyman-limit continuum of all in one more
+    groups = [(fz, fn, fb, lyman_series(cfg.forest.n_series))]
     thick_lines = fn > cfg.forest.ll_continuum_min_log_n
-    tau = tau + lyman_continuum_tau(loglam_f, fz[thick_lines], fn[thick_lines])
+    ll_z, ll_n = [fz[thick_lines]], [fn[thick_lines]]
     absorbers = np.empty((0, 3))
     if cfg.natural_thick_absorbers:
         # optically thick systems matter where their Lyman series or limit falls on the grid
         z_lo_thick = max(wave[0] / grid.LYA_REST - 1.0, 0.0)
         tz, tn, tb = draw_thick_absorbers(rng, z_lo_thick, z_qso, cfg.forest)
         if tz.size:
-            tau = tau + voigt_tau(10.0**loglam_f, tn, tz, tb)
             absorbers = np.column_stack([tz, tn, tb])
+    for arr in (absorbers, extra_absorbers):
+        if arr is not None and len(arr):
+            arr = np.asarray(arr, dtype=float)
+            groups.append((arr[:, 0], arr[:, 1], arr[:, 2], lyman_series()))
+            ll_z.append(arr[:, 0])
+            ll_n.append(arr[:, 1])
+    tau = lines_tau(loglam_f[0], loglam_f[1] - loglam_f[0], loglam_f.size, groups)
+    tau += lyman_continuum_tau(loglam_f, np.concatenate(ll_z), np.concatenate(ll_n))
     snr_v = float(draw_snr(rng, 1, cfg.noise)[0]) if snr is None else float(snr)
     lsf = float(rng.uniform(*cfg.lsf_sigma_pix))
     return SimulatedHost(z_qso, int(start_index), int(npix), continuum, tau, absorbers, snr_v, lsf, cfg, bool(is_bal))

@@ -24,11 +24,27 @@ from dla_cnn import grid
 from dla_cnn.ids import format_sightline_id
 from dla_cnn.exceptions import ConfigError, SightlineError
 from dla_cnn.sightline import Sightline
+from dla_cnn.physics.lyman import lyman_series
+from dla_cnn.simulate.forest import mean_rest_equivalent_width
 from dla_cnn.simulate.sightlines import SimulatorConfig, draw_z_qso, simulate_host
 from dla_cnn.simulate.sky import draw_sky, sky_variation
 from dla_cnn.training.dataset import CHUNK_ROWS, MAX_ABSORBERS, TrainingSetWriter, empty_rows, split_of
 from dla_cnn.training.inject import InjectionConfig, draw_injections, inject_into_sightline
 from dla_cnn.training.labels import LabelConfig, make_labels
+
+
+RECIPE_VERSION = 2
+"""Version of the generation code behind a seeded training set, stored in its ``config``
+(``recipe_version``) and as a root attribute.  It changes whenever the same command and seed
+give different bytes:
+
+1. (files without ``recipe_version``) Voigt profiles of every line on the whole sub-pixel grid
+   (forest lines: Gaussian cores, damping wings only above log N ~16.5).
+2. Line optical depths from :mod:`dla_cnn.physics.linegrid` (each line where tau > 1e-5, damping
+   wings of every line that has them; transmission within ~2e-4 of the exact Voigt sum), the
+   injected absorbers drawn before the host and added in the same pass, the quasar's emission
+   lines drawn in one go, the LSF applied at pixel centres.
+"""
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,8 @@ class BuildConfig:
     labels: LabelConfig = field(default_factory=LabelConfig)
     split_fractions: tuple[float, float] = (0.8, 0.1)
     chunk_rows: int = CHUNK_ROWS
+    recipe_version: int = field(default=RECIPE_VERSION, init=False)
+    """:data:`RECIPE_VERSION` of the code that builds the set (recorded, not a setting)."""
 
     def __post_init__(self) -> None:
         sky_variation(self.sky)  # ConfigError for an unknown preset, before any work starts
@@ -90,14 +108,15 @@ def _simulated_chunk(cfg: BuildConfig, chunk: int, start: int, count: int) -> di
         zq = float(draw_z_qso(rng, 1, sim)[0])
         s0 = grid.window_start_index(zq)
         npix = grid.loglam_to_index(np.log10(grid.NORM_REST[1] * (1 + zq))) - s0 + 2
-        host = simulate_host(rng, zq, sim, start_index=s0, npix=npix)
         z_min, z_max = grid.search_z_range(zq, sim.lambda_range[0])
         z, log_n, b = draw_injections(rng, z_min, z_max, cfg.injection)
-        extra = host.absorber_tau(z, log_n, b) if len(z) else None
-        flux, ivar, mask, _ = host.realise(rng, extra)
+        injected = np.column_stack([z, log_n, b])
+        # the injected absorbers join the host's own in one optical-depth pass
+        host = simulate_host(rng, zq, sim, start_index=s0, npix=npix, extra_absorbers=injected)
+        flux, ivar, mask, _ = host.realise(rng)
         host_id = f"sim-{cfg.seed}-{start + i}"
         sl = Sightline(host_id, zq, s0, flux, ivar, mask)
-        absorbers = np.concatenate([host.absorbers, np.column_stack([z, log_n, b])]) if len(z) else host.absorbers
+        absorbers = np.concatenate([host.absorbers, injected]) if len(z) else host.absorbers
         _fill_row(rows, i, sl, absorbers, host_id, cfg)
     return rows
 
@@ -124,6 +143,13 @@ def _real_chunk(cfg: BuildConfig, chunk: int, start: int, count: int, hosts: tup
         sl = inject_into_sightline(sl, z, log_n, b, rng)
         _fill_row(rows, i, sl, np.column_stack([z, log_n, b]) if len(z) else np.empty((0, 3)), host.host_id, cfg)
     return rows
+
+
+def _warm_caches(cfg: BuildConfig) -> None:
+    """Compute the simulator's one-off tables (Lyman series, forest curve of growth) in this process."""
+    if cfg.source == "simulator":
+        lyman_series()
+        mean_rest_equivalent_width(cfg.simulator.forest)
 
 
 def _run_chunk(task: tuple) -> dict:
@@ -230,7 +256,8 @@ def build_training_set(
     tasks = []
     for chunk, start in enumerate(range(0, cfg.n_sightlines, cfg.chunk_rows)):
         tasks.append((cfg, chunk, start, min(cfg.chunk_rows, cfg.n_sightlines - start), host_tuple))
-    attrs = {"config": cfg.to_dict(), "seed": cfg.seed, "command": command, "source": cfg.source}
+    attrs = {"config": cfg.to_dict(), "seed": cfg.seed, "command": command, "source": cfg.source,
+             "recipe_version": cfg.recipe_version}
     out = Path(out)
     with atomic_path(out, ".h5") as tmp:
         done = 0
@@ -243,6 +270,7 @@ def build_training_set(
                     if progress:
                         progress(done)
             else:
+                _warm_caches(cfg)  # forked workers inherit the one-off tables
                 ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
                 with ctx.Pool(workers) as pool:
                     for rows in pool.imap(_run_chunk, tasks, chunksize=1):

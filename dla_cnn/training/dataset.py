@@ -13,7 +13,8 @@ Layout (one row per sightline, the common 1748-pixel window)::
     /host_id         (N,) bytes             the host quasar (train/validation/test split by host)
     /split           (N,) int8              0 train, 1 validation, 2 test
 
-Root attributes: ``config`` (JSON of the generation config), ``dla_cnn_version``,
+Root attributes: ``config`` (JSON of the generation config), ``recipe_version`` (of the
+generation code, :data:`dla_cnn.training.build.RECIPE_VERSION`), ``dla_cnn_version``,
 ``n_window``, ``channels``, ``seed``, ``command``.  Datasets are chunked by rows and
 compressed (lzf), and carry no timestamps, so the same seed gives a byte-identical file.
 """

@@ -25,9 +25,9 @@ import numpy as np
 
 from dla_cnn import grid
 from dla_cnn.constants import DLA_MIN_LOG_NHI
-from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau
+from dla_cnn.physics.voigt import apply_lsf, fine_grid
 from dla_cnn.sightline import Sightline
-from dla_cnn.simulate.sightlines import draw_dla_log_nhi
+from dla_cnn.simulate.sightlines import draw_dla_log_nhi, thick_absorber_tau
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,8 @@ def inject_into_sightline(
     """
     if len(z) == 0:
         return sightline
-    wave_f = 10.0 ** fine_grid(sightline.start_index, sightline.npix, oversample)
-    trans = apply_lsf(np.exp(-voigt_tau(wave_f, log_nhi, z, b_kms)), oversample, lsf_sigma_pix)
+    tau = thick_absorber_tau(fine_grid(sightline.start_index, sightline.npix, oversample), z, log_nhi, b_kms)
+    trans = apply_lsf(np.exp(-tau), oversample, lsf_sigma_pix)
     good = sightline.good
     sigma = np.where(good, 1.0 / np.sqrt(np.where(good, sightline.ivar, 1.0)), 0.0)
     extra = sigma * np.sqrt(np.clip(1.0 - trans**2, 0.0, 1.0)) * rng.standard_normal(sightline.npix)
