@@ -25,6 +25,7 @@ completeness >= 0.95, purity >= 0.95, robust sigma(dv) <= 80 km/s, |median dv| <
 robust sigma(log N) <= 0.12 dex, coverage 0.68 +- 0.05.
 
 Usage: python benchmarks/bench_detection.py [--n-natural 2000] [--n-rich 500] [--data runs/heldout]
+       [--model FINDER.keras] [--baseline single-stage | OTHER_FINDER.keras]
 """
 
 from __future__ import annotations
@@ -134,10 +135,10 @@ def score(cat_path: Path, truth_path: Path) -> dict:
     return out
 
 
-def report(name: str, res: dict, prev: dict) -> None:
+def report(name: str, res: dict, prev: dict, labels: tuple[str, str]) -> None:
     print(f"\n### {name}: {res['n_sightlines']} sightlines ({res['n_ok']} searched), {res['n_true_dla']} true DLAs on the "
           "searched path\n")
-    print("| figure | goal | two-stage (new default) | per-pixel votes (previous) |")
+    print(f"| figure | goal | {labels[0]} | {labels[1]} |")
     print("|---|---|---|---|")
     print(f"| completeness, DLAs at S/N >= 3 reported as DLA | >= 0.95 | {fmt_rate(*res['completeness'])} | "
           f"{fmt_rate(*prev['completeness'])} |")
@@ -168,7 +169,16 @@ def main() -> None:
     ap.add_argument("--data", default="runs/heldout", help="where the held-out spectra are kept between runs")
     ap.add_argument("--model", default=None, help="two-stage finder (default: packaged)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--baseline", default="single-stage",
+                    help="what to compare with: single-stage (the per-pixel votes alone) or another finder's .keras")
     args = ap.parse_args()
+    if args.baseline == "single-stage":
+        runs = (("new", args.model, True), ("prev", args.model, False))
+        labels = ("two-stage (new default)", "per-pixel votes (previous)")
+    else:
+        runs = (("new", args.model, True), ("prev", args.baseline, True))
+        labels = (f"two-stage ({Path(args.model).stem if args.model else 'packaged'})",
+                  f"two-stage ({Path(args.baseline).stem})")
 
     from dla_cnn.scan.builder import build_catalog
     from dla_cnn.scan.detect import DetectConfig
@@ -179,21 +189,21 @@ def main() -> None:
     print(f"\n## Detection on held-out skies ({os.cpu_count()} cores, {args.workers} workers)\n")
     for name, path in sets.items():
         scores, speed = {}, {}
-        for kind, two in (("new", True), ("prev", False)):
+        for kind, model, two in runs:
             out = data / f"{name}_{kind}.fits"
             marks: list[tuple[float, int]] = []
             t0 = time.perf_counter()
-            res = build_catalog(path, out, model_path=args.model, workers=args.workers, detect=DetectConfig(two_stage=two),
-                                progress=lambda done, total: marks.append((time.perf_counter(), done)))
+            res = build_catalog(path, out, model_path=model, workers=args.workers, detect=DetectConfig(two_stage=two),
+                                progress=lambda done, total: marks.append((time.perf_counter(), done)), restart=True)
             t1 = time.perf_counter()
             after = [(t, d) for t, d in marks if d > 0]
             warm = (res["n_sightlines"] - after[0][1]) / (t1 - after[0][0]) if len(after) > 1 else float("nan")
             speed[kind] = (res["n_sightlines"] / (t1 - t0), warm)
             scores[kind] = score(out, path / "truth.ecsv")
-        report(name, scores["new"], scores["prev"])
+        report(name, scores["new"], scores["prev"], labels)
         print(f"\ncatalog throughput with {args.workers} workers, sightlines/s including start-up / after the first shard: "
-              f"{speed['new'][0]:.0f} / {speed['new'][1]:.0f} (two-stage), "
-              f"{speed['prev'][0]:.0f} / {speed['prev'][1]:.0f} (per-pixel votes alone)")
+              f"{speed['new'][0]:.0f} / {speed['new'][1]:.0f} ({labels[0]}), "
+              f"{speed['prev'][0]:.0f} / {speed['prev'][1]:.0f} ({labels[1]})")
 
 
 if __name__ == "__main__":
