@@ -151,7 +151,8 @@ def simulate(
 # --------------------------------------------------------------------------- train
 @app.command()
 def train(
-    train_set: Path = typer.Argument(..., help="HDF5 training set from build-training."),
+    train_set: Optional[Path] = typer.Argument(None, help="HDF5 training set from build-training (with --stream: "
+                                               "optional, its validation and test splits replace the generated sets)."),
     out_path: Path = typer.Option(..., "--out", help="Output model (.keras); its card is NAME.card.json."),
     preset: str = typer.Option("fcn", "--preset", help="Model preset: fcn (default) or parks2018."),
     epochs: int = typer.Option(10, "--epochs", help="Epochs."),
@@ -166,8 +167,18 @@ def train(
                                              help="Start from this model's weights (fine-tuning; layers matched by name)."),
     validation_steps: Optional[int] = typer.Option(None, "--validation-steps",
                                                    help="Validation batches per epoch (default: the whole split)."),
+    stream: bool = typer.Option(False, "--stream", help="Train on sightlines simulated on the fly (never repeated; "
+                                "seeded by --seed) instead of a stored set; --steps-per-epoch defaults to 1000."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="The stream's recipe: a build-training config as JSON "
+                                          "(e.g. training_sets/sim60k.json; its seed is not used); implies --stream."),
+    stream_workers: Optional[int] = typer.Option(None, "--stream-workers",
+                                                 help="Processes simulating the stream (default: cores - 1)."),
+    validation_sightlines: int = typer.Option(2000, "--validation-sightlines",
+                                              help="Size of the stream's fixed validation set."),
+    test_sightlines: int = typer.Option(2000, "--test-sightlines",
+                                        help="Test sightlines evaluated for the card (the stream's fixed test set)."),
 ) -> None:
-    """Train a model on a training set (GPU when one is visible, else CPU) and write its model card."""
+    """Train a model on a training set or a stream of simulated sightlines (GPU when one is visible, else CPU)."""
     from dla_cnn.backend import import_keras
 
     keras = import_keras()
@@ -180,15 +191,26 @@ def train(
         if keras.backend.backend() == "tensorflow" and not any("GPU" in d.upper() for d in found):
             console.print("note: on a CPU, KERAS_BACKEND=jax trains the fcn preset about twice as fast as "
                           "TensorFlow (benchmarks/RESULTS.md)", highlight=False)
-        model, card = train_model(train_set, out_path, preset, epochs, batch_size, lr, seed, resume, patience,
+        source = train_set
+        if stream or recipe is not None:
+            from dla_cnn.model.stream import StreamSpec, default_workers
+            from dla_cnn.training.stream import load_recipe
+
+            source = StreamSpec(load_recipe(recipe), default_workers() if stream_workers is None else stream_workers,
+                                validation_sightlines, str(train_set) if train_set else None)
+        elif train_set is None:
+            raise typer.BadParameter("give a training set, or --stream", param_hint="TRAIN_SET")
+        model, card = train_model(source, out_path, preset, epochs, batch_size, lr, seed, resume, patience,
                                   steps_per_epoch, log=lambda s: console.print(s, highlight=False),
                                   command=_command_line(), verbose=1 if console.is_terminal else 2,
-                                  init_from=init_from, validation_steps=validation_steps, calibrate=calibrate)
+                                  init_from=init_from, validation_steps=validation_steps, calibrate=calibrate,
+                                  test_sightlines=test_sightlines)
     except DlaCnnError as err:
         _fail(err)
     m = {k: float("nan") if v is None else v for k, v in card["metrics_test"].items()}  # nan: empty test split
     out.print(f"wrote {out_path}: test pixel accuracy {m['pixel_accuracy']:.4f}, offset RMSE {m['offset_rmse_px']:.2f} px, "
-              f"N_HI RMSE {m['log_nhi_rmse_dex']:.3f} dex ({card['samples_per_s']:.0f} samples/s)")
+              f"N_HI RMSE {m['log_nhi_rmse_dex']:.3f} dex ({card['samples_per_s']:.0f} samples/s, "
+              f"wall {card['wall_time_s']:.0f} s)")
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Train a preset on an HDF5 training set, with per-epoch checkpoints and resume.
+"""Train a preset on an HDF5 training set or on a stream of simulated sightlines, with checkpoints and resume.
 
 Training runs on whatever device the Keras backend sees: a GPU under TensorFlow with
 CUDA, or ``KERAS_BACKEND=jax`` / ``torch`` with their GPU builds; the CPU otherwise.  The
@@ -18,6 +18,13 @@ Files written beside ``out_path`` (``NAME.keras``):
 ``NAME.state.json``, with the optimizer state, the learning-rate schedule position and
 the early-stopping state of the interrupted run; the CSV log is appended to.
 
+``train(StreamSpec(recipe), ...)`` trains on sightlines simulated while it runs
+(:mod:`dla_cnn.model.stream`): batch ``k`` of epoch ``e`` is seeded by ``(seed, e, k)``, so
+no sightline repeats and the run is reproducible whatever the number of workers; the
+state JSON records the stream's recipe and position, and a resumed run continues at the
+next epoch's first batch.  Validation and test use fixed sets made once from the same
+recipe (``NAME.heldout.h5``); the card records the recipe and seed instead of a file's sha256.
+
 ``init_from=MODEL.keras`` starts a new run from another model's weights (fine-tuning the
 packaged model on a set built from real hosts, or growing a preset): layers are matched by
 name and shape, and a residual block the source model lacks starts as the identity (zero
@@ -33,8 +40,6 @@ Caveats
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -44,7 +49,6 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from dla_cnn.atomic import atomic_path, write_text_atomic
 from dla_cnn.assets import resolve_model, sha256_of
 from dla_cnn.contract import FLUX_CLIP, LABEL_RADIUS_PX, InputContract
 from dla_cnn.exceptions import AssetError, ConfigError, describe
@@ -54,6 +58,10 @@ from dla_cnn.model.loss import LossWeights, combined_loss
 from dla_cnn.model.metrics import task_metrics
 from dla_cnn.model.predict import evaluate
 from dla_cnn.model.presets import ModelConfig, Parks2018Config, build_model, config_to_dict, preset_config
+from dla_cnn.model.runstate import (  # noqa: F401  (run_files, devices, hardware: this module's interface too)
+    ResumableEarlyStopping, RunState, devices, hardware, read_history, run_files, set_random_seed,
+)
+from dla_cnn.model.stream import StreamData, StreamEpochs, StreamSpec, open_stream
 
 
 class TrainResult(NamedTuple):
@@ -68,139 +76,6 @@ class TrainResult(NamedTuple):
     def history(self) -> dict[str, list[float]]:
         """Per-epoch logs of every epoch run so far, resumed runs included (``card["history"]``)."""
         return self.card["history"]
-
-
-def run_files(out_path: str | Path) -> dict[str, Path]:
-    """The checkpoint, best-weights, state and CSV-log paths of a training run."""
-    out_path = Path(out_path)
-    stem = out_path.name[: -len(".keras")] if out_path.name.endswith(".keras") else out_path.name
-    return {k: out_path.with_name(stem + suffix) for k, suffix in
-            (("ckpt", ".ckpt.keras"), ("best", ".best.npz"), ("state", ".state.json"), ("csv", ".log.csv"))}
-
-
-def devices() -> list[str]:
-    """The devices the active Keras backend computes on."""
-    backend = keras.backend.backend()
-    try:
-        if backend == "jax":
-            import jax
-
-            return [str(d) for d in jax.devices()]
-        if backend == "torch":
-            import torch
-
-            return [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())] or ["cpu"]
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            return [d.name for d in tf.config.list_logical_devices()]
-        return [backend]
-    except Exception as err:  # pragma: no cover - diagnostics only
-        return [f"unknown ({type(err).__name__})"]
-
-
-def hardware() -> dict:
-    """Host description for the model card."""
-    return {"machine": platform.machine(), "processor": platform.processor() or "", "system": platform.system(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(), "keras": keras.__version__,
-            "backend": keras.backend.backend(), "devices": devices()}
-
-
-def _save_weights(path: Path, weights: list[np.ndarray]) -> None:
-    with atomic_path(path, ".npz") as tmp:
-        np.savez(tmp, *weights)
-
-
-def _load_weights(path: Path) -> list[np.ndarray]:
-    with np.load(path) as f:
-        return [f[f"arr_{i}"] for i in range(len(f.files))]
-
-
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """Early stopping on ``val_loss`` (best weights restored) that can take over a saved state."""
-
-    def __init__(self, patience: int, state: dict | None = None, best_path: Path | None = None):
-        super().__init__(monitor="val_loss", mode="min", patience=patience, restore_best_weights=True)
-        self._resume_state = state or {}
-        self._best_path = best_path
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        st = self._resume_state
-        if st.get("best") is not None:
-            self.best = float(st["best"])
-            self.best_epoch = int(st.get("best_epoch", 0))
-            self.wait = int(st.get("wait", 0))
-            if self._best_path is not None and self._best_path.exists():
-                self.best_weights = _load_weights(self._best_path)
-
-
-class _RunState(keras.callbacks.Callback):
-    """Checkpoint, best weights, resume state and training throughput, every epoch."""
-
-    def __init__(self, files: dict[str, Path], stopper: ResumableEarlyStopping, batch_size: int,
-                 state: dict, log: Callable[[str], None]):
-        super().__init__()
-        self.files, self.stopper, self.batch_size, self.log = files, stopper, batch_size, log
-        self.state = dict(state)
-        self.state.setdefault("train_seconds", 0.0)
-        self.state.setdefault("train_batches", 0)
-        self._t0 = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._t0 = time.perf_counter()
-        self._batches = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._batches += 1
-
-    def _close_train_time(self):
-        if self._t0 is not None:
-            self.state["train_seconds"] += time.perf_counter() - self._t0
-            self.state["train_batches"] += self._batches
-            self._t0 = None
-
-    def on_test_begin(self, logs=None):  # validation starts: the epoch's training part is over
-        self._close_train_time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._close_train_time()
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        with atomic_path(self.files["ckpt"], ".keras") as tmp:
-            self.model.save(tmp)
-        if self.stopper.best_epoch == epoch and self.stopper.best_weights is not None:
-            _save_weights(self.files["best"], self.stopper.best_weights)
-        best = self.stopper.best
-        self.state.update(epoch=epoch + 1, best=None if best is None else float(best),
-                          best_epoch=int(self.stopper.best_epoch), wait=int(self.stopper.wait),
-                          stopped=bool(self.model.stop_training), logs=logs)
-        write_text_atomic(self.files["state"], json.dumps(self.state, indent=1) + "\n")
-        self.log(f"epoch {epoch + 1}: loss {logs.get('loss', np.nan):.4f}, val_loss {logs.get('val_loss', np.nan):.4f}, "
-                 f"val pixel accuracy {logs.get('val_pixel_accuracy', np.nan):.4f}, "
-                 f"val offset RMSE {logs.get('val_offset_rmse_px', np.nan):.2f} px, "
-                 f"val N_HI RMSE {logs.get('val_log_nhi_rmse_dex', np.nan):.3f} dex")
-
-    @property
-    def samples_per_s(self) -> float:
-        s = self.state["train_seconds"]
-        return self.state["train_batches"] * self.batch_size / s if s > 0 else float("nan")
-
-
-def _read_history(csv_path: Path) -> dict[str, list[float]]:
-    if not csv_path.exists():
-        return {}
-    lines = [ln for ln in csv_path.read_text().splitlines() if ln.strip()]
-    if len(lines) < 2:
-        return {}
-    keys = lines[0].split(",")
-    cols: dict[str, list[float]] = {k: [] for k in keys}
-    for ln in lines[1:]:
-        for k, v in zip(keys, ln.split(",")):
-            try:
-                cols[k].append(float(v))
-            except ValueError:
-                cols[k].append(float("nan"))
-    return cols
 
 
 def warm_start(model: keras.Model, source: str | Path) -> dict[str, list[str]]:
@@ -277,8 +152,10 @@ def train(
 
     Parameters
     ----------
-    train_path : path
-        HDF5 training set (with train/validation/test splits).
+    train_path : path or StreamSpec
+        HDF5 training set (with train/validation/test splits), or a
+        :class:`dla_cnn.model.stream.StreamSpec`: sightlines simulated on the fly from a
+        build-training recipe, seeded by ``seed``, never repeated (module docs).
     out_path : path
         Output model ``NAME.keras``; checkpoints and logs go beside it (module docs).
     preset : str or config
@@ -297,7 +174,7 @@ def train(
         Early stopping: epochs without a lower validation loss before stopping; the best
         epoch's weights are restored.
     steps_per_epoch : int, optional
-        Batches per epoch (default: the whole train split).
+        Batches per epoch (default: the whole train split; 1000 for a stream).
     log : callable
         Receives one line per epoch.
     loss_weights : LossWeights
@@ -307,7 +184,8 @@ def train(
     max_sightlines : int, optional
         Use only the first sightlines of each split (quick runs).
     test_sightlines : int, optional
-        Test-split sightlines evaluated for the card (None: all).
+        Test-split sightlines evaluated for the card (None: all); for a stream, the size of
+        its generated test set (None: 2000).
     windows_per_sightline : int
         ``parks2018`` only: windows cut from each sightline of a batch.
     workers : int
@@ -338,16 +216,114 @@ def train(
     if out_path.suffix != ".keras":
         raise ConfigError(f"{out_path}: the output model must end in .keras")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    attrs = training_set_attrs(train_path)
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
+    data = _open_data(train_path, out_path, cfg, batch_size, seed, steps_per_epoch, test_sightlines, log,
+                      dict(preset=cfg, windows_per_sightline=windows_per_sightline, max_sightlines=max_sightlines,
+                           workers=workers))
+    try:
+        model, state = _model_and_state(cfg, files, data, resume, init_from, log, seed,
+                                        lambda m: _compile(m, lr, epochs * len(data.train), loss_weights))
+        run_state = _fit(model, data, files, state, epochs, batch_size, patience, validation_steps, verbose, log)
+    finally:
+        data.train.close()
+        data.val.close()
 
-    data_kw = dict(preset=cfg, windows_per_sightline=windows_per_sightline, max_sightlines=max_sightlines,
-                   workers=workers)
-    train_data = TrainingData(train_path, "train", batch_size, seed=seed, steps_per_epoch=steps_per_epoch, **data_kw)
-    val_data = TrainingData(train_path, "validation", batch_size, seed=seed + 1, shuffle=False, **data_kw)
-    steps = len(train_data)
+    test = evaluate(model, data.eval_path, "test", max_sightlines=test_sightlines)
+    windowed = isinstance(cfg, Parks2018Config)
+    settings = {"epochs_requested": epochs, "batch_size": batch_size, "learning_rate": lr,
+                "schedule": "cosine decay to 5%", "patience": patience, "steps_per_epoch": len(data.train),
+                "validation_steps": validation_steps, "max_sightlines": max_sightlines,
+                "windows_per_sightline": windows_per_sightline if windowed else None}
+    card = _card(cfg, model, data, run_state, int(state.get("epoch", 0)), settings, loss_weights, test)
+    card.update(seed=seed, wall_time_s=round(time.perf_counter() - t_start, 2), history=read_history(files["csv"]),
+                commands={"train": command} if command else {}, calibration={})
+    save_model(model, out_path, card)
+    from dla_cnn.model.card import read_card, write_card
 
-    state: dict = {}
+    card = read_card(out_path)
+    if calibrate:
+        from dla_cnn.scan.calibrate import fit_calibration
+
+        cal, summary = fit_calibration(model, data.eval_path, "validation")
+        card["calibration"] = cal.to_dict()
+        card["calibration_summary"] = summary
+        write_card(out_path, card)
+    return TrainResult(model, card)
+
+
+def _card(cfg: ModelConfig, model: keras.Model, data: "_Data", run_state: RunState, start_epoch: int,
+          settings: dict, loss_weights: LossWeights, test: dict) -> dict:
+    """The model card of a finished run (without seed, wall time, history, commands, calibration)."""
+    entry = dict(data.entry)
+    if data.stream is not None:  # every sightline trained on was a new one
+        entry["sightlines_trained"] = int(run_state.state["train_batches"]) * int(settings["batch_size"])
+    radius = int(((data.config or {}).get("labels") or {}).get("radius", LABEL_RADIUS_PX))
+    st = run_state.state
+    return {
+        "preset": cfg.name,
+        "preset_config": config_to_dict(cfg),
+        "loss_weights": asdict(getattr(model.loss, "weights", loss_weights)),
+        "input_contract": InputContract(FLUX_CLIP, radius).to_dict(),
+        "training_set": entry,
+        "training": {**settings, "best_epoch": int(st.get("best_epoch", 0)) + 1, "best_val_loss": st.get("best"),
+                     "resumed": bool(start_epoch), "init_from": st.get("init_from")},
+        "epochs_run": int(st.get("epoch", start_epoch)),
+        "backend": keras.backend.backend(),
+        "devices": devices(),
+        "hardware": hardware(),
+        "training_time_s": round(st["train_seconds"], 2),
+        "samples_per_s": round(run_state.samples_per_s, 2),
+        "sample_unit": "windows" if isinstance(cfg, Parks2018Config) else "sightlines",
+        "metrics_test": test,
+        "metrics_validation_last": {k: v for k, v in st.get("logs", {}).items() if k.startswith("val_")},
+    }
+
+
+class _Data(NamedTuple):
+    """The data of a run, from an HDF5 set or a stream."""
+
+    train: keras.utils.PyDataset
+    val: TrainingData
+    eval_path: Path
+    """Training set whose test split is evaluated and whose validation split calibrates."""
+    entry: dict
+    """The card's ``training_set`` entry."""
+    config: dict | None
+    """The recipe (build-training config) of the data."""
+    stream: StreamData | None
+
+
+def _open_data(source: str | Path | StreamSpec, out_path: Path, cfg: ModelConfig, batch_size: int, seed: int,
+               steps_per_epoch: int | None, test_sightlines: int | None, log: Callable[[str], None],
+               data_kw: dict) -> _Data:
+    """Train and validation data of an HDF5 set, or of a stream (:mod:`dla_cnn.model.stream`)."""
+    if isinstance(source, StreamSpec):
+        if isinstance(cfg, Parks2018Config):
+            raise ConfigError("the training stream gives whole sightlines: stream with the fcn preset")
+        if data_kw.get("max_sightlines"):
+            raise ConfigError("max_sightlines limits an HDF5 set; a stream has none")
+        run = open_stream(source, out_path, batch_size, seed, steps_per_epoch, test_sightlines, log)
+        return _Data(run.train_data, run.val_data, run.heldout_path, run.card_entry, run.card_entry["config"],
+                     run.train_data)
+    attrs = training_set_attrs(source)
+    train_data = TrainingData(source, "train", batch_size, seed=seed, steps_per_epoch=steps_per_epoch, **data_kw)
+    val_data = TrainingData(source, "validation", batch_size, seed=seed + 1, shuffle=False, **data_kw)
+    entry = {"path": str(Path(source).resolve()), "sha256": sha256_of(source), "config": attrs.get("config"),
+             "n_rows": attrs.get("n_rows"), "dla_cnn_version": attrs.get("dla_cnn_version")}
+    return _Data(train_data, val_data, Path(source), entry, attrs.get("config"), None)
+
+
+def _compile(model: keras.Model, lr: float, total_steps: int, loss_weights: LossWeights) -> None:
+    """Adam with a cosine decay to 5% over the run, the combined loss and the task metrics."""
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, total_steps), alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=combined_loss(loss_weights), metrics=task_metrics())
+
+
+def _model_and_state(cfg: ModelConfig, files: dict[str, Path], data: _Data, resume: bool,
+                     init_from: str | Path | None, log: Callable[[str], None], seed: int,
+                     compile_fn: Callable[[keras.Model], None]) -> tuple[keras.Model, dict]:
+    """The checkpointed model and run state of a resumed run, or a new (warm-started) model."""
+    recipe = data.entry["stream"]["recipe"] if data.stream is not None else None
     if resume and files["ckpt"].exists() and files["state"].exists():
         try:
             state = json.loads(files["state"].read_text())
@@ -356,83 +332,48 @@ def train(
             raise AssetError(f"{files['ckpt']}: cannot resume from the checkpoint ({describe(err, 160)})") from None
         if state.get("preset") != cfg.name:
             raise ConfigError(f"{files['state']}: checkpoint of preset {state.get('preset')!r}, asked for {cfg.name!r}")
+        if state.get("stream_recipe") != recipe or (recipe is not None and state.get("seed") != seed):
+            raise ConfigError(f"{files['state']}: the checkpoint was trained on other data (another stream recipe "
+                              "or seed, or an HDF5 set instead of a stream); resume with the same data")
         log(f"resuming from epoch {state['epoch']} ({files['ckpt']})")
-    else:
-        if resume:
-            log(f"no checkpoint at {files['ckpt']}: starting a new run")
-        for key in ("ckpt", "best", "state", "csv"):
-            files[key].unlink(missing_ok=True)
-        model = build_model(cfg)
-        if init_from is not None:
-            init_from = resolve_model(init_from)
-            warm = warm_start(model, init_from)
-            log(f"warm start from {init_from}: {len(warm['copied'])} layers copied, "
-                f"{len(warm['identity'])} new residual blocks as identity, {len(warm['fresh'])} fresh")
-        schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps), alpha=0.05)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=combined_loss(loss_weights),
-                      metrics=task_metrics())
-        state = {"preset": cfg.name, "train_path": str(train_path), "seed": seed, "epoch": 0}
-        if init_from is not None:
-            state["init_from"] = {"path": str(init_from), "sha256": sha256_of(init_from), **warm}
-    start_epoch = int(state.get("epoch", 0))
-    train_data.epoch = start_epoch  # a resumed run continues the data stream where it stopped
+        return model, state
+    if resume:
+        log(f"no checkpoint at {files['ckpt']}: starting a new run")
+    for key in ("ckpt", "best", "state", "csv"):
+        files[key].unlink(missing_ok=True)
+    model = build_model(cfg)
+    state = {"preset": cfg.name, "train_path": "stream" if recipe else str(data.entry["path"]), "seed": seed,
+             "epoch": 0}
+    if recipe is not None:
+        state["stream_recipe"] = recipe
+    if init_from is not None:
+        init_from = resolve_model(init_from)
+        warm = warm_start(model, init_from)
+        log(f"warm start from {init_from}: {len(warm['copied'])} layers copied, "
+            f"{len(warm['identity'])} new residual blocks as identity, {len(warm['fresh'])} fresh")
+        state["init_from"] = {"path": str(init_from), "sha256": sha256_of(init_from), **warm}
+    compile_fn(model)
+    return model, state
 
+
+def _fit(model: keras.Model, data: _Data, files: dict[str, Path], state: dict, epochs: int, batch_size: int,
+         patience: int, validation_steps: int | None, verbose: int, log: Callable[[str], None]) -> RunState:
+    """``model.fit`` from the state's epoch on, with checkpoints, early stopping and the CSV log."""
+    start_epoch = int(state.get("epoch", 0))
     stopper = ResumableEarlyStopping(patience, state, files["best"])
-    run_state = _RunState(files, stopper, batch_size, state, log)
-    callbacks = [stopper, run_state, keras.callbacks.CSVLogger(str(files["csv"]), append=True)]
+    extra = None
+    callbacks: list[keras.callbacks.Callback] = [stopper]
+    if data.stream is not None:  # batches are keyed by (epoch, batch): a resumed run continues the stream
+        data.stream.epoch = int((state.get("stream_position") or {}).get("epoch", start_epoch))
+        callbacks.append(StreamEpochs(data.stream))
+        extra = lambda epoch: {"stream_position": {"epoch": epoch + 1, "batch": 0}}  # noqa: E731
+    else:
+        data.train.epoch = start_epoch  # a resumed run continues the data stream where it stopped
+    run_state = RunState(files, stopper, batch_size, state, log, extra)
+    callbacks += [run_state, keras.callbacks.CSVLogger(str(files["csv"]), append=True)]
     if state.get("stopped"):
         log(f"the run stopped early at epoch {start_epoch}: nothing left to train")
-    model.fit(train_data, validation_data=val_data, epochs=start_epoch if state.get("stopped") else epochs,
-              initial_epoch=start_epoch,
-              validation_steps=validation_steps, callbacks=callbacks,
-              verbose=verbose)
-    train_data.close()
-    val_data.close()
-
-    test = evaluate(model, train_path, "test", max_sightlines=test_sightlines)
-    history = _read_history(files["csv"])
-    sample_unit = "windows" if isinstance(cfg, Parks2018Config) else "sightlines"
-    card = {
-        "preset": cfg.name,
-        "preset_config": config_to_dict(cfg),
-        "loss_weights": asdict(getattr(model.loss, "weights", loss_weights)),
-        "input_contract": InputContract(FLUX_CLIP, int(((attrs.get("config") or {}).get("labels") or {}).get(
-            "radius", LABEL_RADIUS_PX))).to_dict(),
-        "training_set": {"path": str(Path(train_path).resolve()), "sha256": sha256_of(train_path),
-                         "config": attrs.get("config"), "n_rows": attrs.get("n_rows"),
-                         "dla_cnn_version": attrs.get("dla_cnn_version")},
-        "training": {"epochs_requested": epochs, "batch_size": batch_size, "learning_rate": lr,
-                     "schedule": "cosine decay to 5%", "patience": patience, "steps_per_epoch": steps,
-                     "validation_steps": validation_steps, "max_sightlines": max_sightlines,
-                     "windows_per_sightline": windows_per_sightline if sample_unit == "windows" else None,
-                     "best_epoch": int(run_state.state.get("best_epoch", 0)) + 1,
-                     "best_val_loss": run_state.state.get("best"), "resumed": bool(start_epoch),
-                     "init_from": run_state.state.get("init_from")},
-        "seed": seed,
-        "epochs_run": int(run_state.state.get("epoch", start_epoch)),
-        "backend": keras.backend.backend(),
-        "devices": devices(),
-        "hardware": hardware(),
-        "training_time_s": round(run_state.state["train_seconds"], 2),
-        "wall_time_s": round(time.perf_counter() - t_start, 2),
-        "samples_per_s": round(run_state.samples_per_s, 2),
-        "sample_unit": sample_unit,
-        "metrics_test": test,
-        "history": history,
-        "metrics_validation_last": {k: v for k, v in run_state.state.get("logs", {}).items() if k.startswith("val_")},
-        "commands": {"train": command} if command else {},
-        "calibration": {},
-    }
-    save_model(model, out_path, card)
-    from dla_cnn.model.card import read_card, write_card
-
-    card = read_card(out_path)
-    if calibrate:
-        from dla_cnn.scan.calibrate import fit_calibration
-
-        cal, summary = fit_calibration(model, train_path, "validation")
-        card["calibration"] = cal.to_dict()
-        card["calibration_summary"] = summary
-        write_card(out_path, card)
-    return TrainResult(model, card)
-
+    model.fit(data.train, validation_data=data.val, epochs=start_epoch if state.get("stopped") else epochs,
+              initial_epoch=start_epoch, validation_steps=validation_steps, callbacks=callbacks, verbose=verbose,
+              shuffle=data.stream is None)
+    return run_state
