@@ -44,6 +44,8 @@ SMALL = [
     ("absorber-level training", r"^((?:\w+=\S+ )*dla-cnn train-absorber .*)$",
      r"\1 --epochs 1 --calibration-sightlines 24"),
     ("report pages", r"^(dla-cnn report .*)$", r"\1 --max-sightlines 3"),
+    ("streamed training", r"^((?:\w+=\S+ )*dla-cnn train --stream .*)$",
+     r"\1 --validation-sightlines 8 --test-sightlines 8 --stream-workers 1"),
 ]
 
 #: The README's Dask scheduler address, replaced (in every mode) by a local cluster's.
