@@ -7,15 +7,22 @@ crops come from simulated skies (:mod:`.data`), training is :mod:`.train`, fitti
 calibration is :mod:`.calibrate`.
 """
 
-from dla_cnn.backend import import_keras
+import importlib
 
-import_keras()  # before any submodule imports keras: keeps TensorFlow's C++ start-up lines quiet
+_EXPORTS = {
+    "AbsorberConfig": "model", "AbsorberLoss": "model", "AbsorberStage": "stage", "ExtendedView": "crops",
+    "StageCalibration": "stage", "StageConfig": "stage", "build_absorber_model": "model", "cut_crops": "crops",
+    "decode_absorber_outputs": "model", "extended_view": "crops",
+}
+"""Where each exported name lives.  They are imported on first use, so that reader
+processes, which need only :mod:`.crops`, do not import Keras (seconds of start-up and
+hundreds of MB each)."""
 
-from dla_cnn.absorber.crops import ExtendedView, cut_crops, extended_view
-from dla_cnn.absorber.model import AbsorberConfig, AbsorberLoss, build_absorber_model, decode_absorber_outputs
-from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, StageConfig
+__all__ = list(_EXPORTS)
 
-__all__ = [
-    "AbsorberConfig", "AbsorberLoss", "AbsorberStage", "ExtendedView", "StageCalibration", "StageConfig",
-    "build_absorber_model", "cut_crops", "decode_absorber_outputs", "extended_view",
-]
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

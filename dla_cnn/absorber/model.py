@@ -22,8 +22,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-import keras
-from keras import layers, ops
+from dla_cnn.backend import import_keras
+
+import_keras()  # before keras itself: keeps TensorFlow's C++ start-up lines quiet
+
+import keras  # noqa: E402
+from keras import layers, ops  # noqa: E402
 
 from dla_cnn.absorber.crops import CROP_SHAPES, LOG_NHI_PIVOT
 
