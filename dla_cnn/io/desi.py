@@ -43,7 +43,11 @@ CAMERAS = ("B", "R", "Z")
 
 def desi_cameras(hdul: fits.HDUList) -> list[str]:
     """Cameras with both ``*_WAVELENGTH`` and ``*_FLUX`` HDUs, blue to red."""
-    names = {h.name.upper() for h in hdul}
+    return _cameras(h.name.upper() for h in hdul)
+
+
+def _cameras(hdu_names) -> list[str]:
+    names = set(hdu_names)
     found = sorted({n[: -len("_FLUX")] for n in names if n.endswith("_FLUX")} &
                    {n[: -len("_WAVELENGTH")] for n in names if n.endswith("_WAVELENGTH")})
     return sorted(found, key=lambda c: (CAMERAS.index(c) if c in CAMERAS else len(CAMERAS), c))
@@ -209,8 +213,8 @@ def identify_desi_coadd(source: Source) -> bool:
     -------
     bool
     """
-    hdul = source.hdul
-    return bool(desi_cameras(hdul)) or "FIBERMAP" in [h.name.upper() for h in hdul]
+    names = source.layout.names
+    return bool(_cameras(names)) or "FIBERMAP" in names
 
 
 def _read_source(

@@ -9,10 +9,11 @@ and is imported by :mod:`dla_cnn.io`.
 
 Identifiers are tried in order of priority, lowest number first (ties in the order
 they were registered); the first that says yes names the format.  A FITS format's
-identifier sees the open HDU list, any other format's the first bytes of the file, so a
-more specific format needs a lower number only than the looser formats of its own
-kind.  Formats are *listed* (:func:`registered_formats`, error messages) in the order
-they were registered.
+identifier sees the open file (:attr:`Source.layout`: HDU names, kinds, columns and
+headers, whichever engine opened it; or :attr:`Source.hdul`, the astropy HDU list),
+any other format's the first bytes of the file, so a more specific format needs a lower
+number only than the looser formats of its own kind.  Formats are *listed*
+(:func:`registered_formats`, error messages) in the order they were registered.
 
 Built-in priorities:
 
@@ -33,12 +34,13 @@ prio  FITS content                                    other content
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from astropy.io import fits
 
 from dla_cnn.exceptions import ConfigError, SightlineError
 from dla_cnn.io._common import RedshiftArg
+from dla_cnn.io._fits import FitsLayout, astropy_layout, fitsio_layout
 from dla_cnn.sightline import Sightline
 
 __all__ = [
@@ -53,23 +55,72 @@ __all__ = [
 ]
 
 
-class Source(NamedTuple):
+class Source:
     """What an identifier and a reader get: one spectrum file, opened as its kind needs.
 
-    Attributes
+    Parameters
     ----------
     path : str
         The file.
     head : bytes
         Its first 2880 bytes, decompressed if gzipped (empty when the caller named the
         format, so nothing was sniffed).
+    hdul : `~astropy.io.fits.HDUList`, optional
+        The file opened with astropy, for FITS content.
+    open_hdul : callable, optional
+        For FITS content not opened with astropy yet: opens it (on first use of
+        :attr:`hdul`), or raises the file's read error.
+    fitsio : fitsio.FITS, optional
+        The file opened with ``fitsio``, when the caller asked for that engine and
+        fitsio reads the file cleanly (see :mod:`dla_cnn.io._fits`).
+
+    Attributes
+    ----------
+    path, head, fitsio
+        As given.
     hdul : `~astropy.io.fits.HDUList` or None
-        The open FITS file for a FITS format; None for any other.
+        The open FITS file (opened with astropy on first use); None for other content.
+    layout : `~dla_cnn.io._fits.FitsLayout` or None
+        HDU names, kinds, columns and headers of FITS content, from fitsio when the
+        file is open with it (no astropy parsing), else from :attr:`hdul`.
+    is_fits : bool
+        FITS content (only FITS formats' identifiers are asked about it).
     """
 
-    path: str
-    head: bytes
-    hdul: fits.HDUList | None
+    __slots__ = ("path", "head", "fitsio", "_hdul", "_open_hdul", "_layout")
+
+    def __init__(self, path: str, head: bytes, hdul: fits.HDUList | None = None, *,
+                 open_hdul: Callable[[], fits.HDUList] | None = None, fitsio: Any = None):
+        self.path = path
+        self.head = head
+        self.fitsio = fitsio
+        self._hdul = hdul
+        self._open_hdul = open_hdul
+        self._layout = None
+
+    @property
+    def is_fits(self) -> bool:
+        return self._hdul is not None or self._open_hdul is not None or self.fitsio is not None
+
+    @property
+    def hdul(self) -> fits.HDUList | None:
+        if self._hdul is None and self._open_hdul is not None:
+            opener, self._open_hdul = self._open_hdul, None
+            self._hdul = opener()
+        return self._hdul
+
+    @property
+    def layout(self) -> FitsLayout | None:
+        if self._layout is None:
+            if self.fitsio is not None:
+                self._layout = fitsio_layout(self.fitsio)
+            elif self.is_fits:
+                self._layout = astropy_layout(self.hdul)
+        return self._layout
+
+    def __repr__(self) -> str:
+        kind = "fitsio" if self.fitsio is not None else "FITS" if self.is_fits else "other"
+        return f"Source({self.path!r}, {kind})"
 
 
 Identify = Callable[[Source], bool]
@@ -78,7 +129,8 @@ Identify = Callable[[Source], bool]
 Reader = Callable[[Source, RedshiftArg, Mapping | None, str], Iterable[Sightline | SightlineError]]
 """``read(source, z_qso, zmap, engine)`` -> every sightline of the file, or the error met in
 its place (``z_qso`` the caller's redshift, ``zmap`` the quasar-catalog mapping,
-``engine`` the BOSS reading engine)."""
+``engine`` the reading engine, one of :data:`~dla_cnn.io._fits.ENGINES`; a reader
+without fitsio support reads ``source.hdul`` whatever the engine)."""
 
 
 class SpectrumFormat(NamedTuple):
@@ -91,7 +143,8 @@ class SpectrumFormat(NamedTuple):
     read : callable
         The reader, see :data:`Reader`.
     fits : bool
-        FITS content: the identifiers and the reader get the open HDU list.
+        FITS content: the identifiers and the reader get the open file
+        (:attr:`Source.layout`, :attr:`Source.hdul`).
     aliases : tuple of str
         Other (lower-case) names ``format=`` accepts.
     """
@@ -137,7 +190,7 @@ def register_format(
     priority : int
         Sniffing order, lowest first, see the module docstring.
     fits : bool
-        The format is FITS content (``identify`` and ``read`` get the open HDU list).
+        The format is FITS content (``identify`` and ``read`` get the open file).
     aliases : iterable of str
         Other names ``format=`` accepts.
 
@@ -248,14 +301,14 @@ def identify_format(source: Source) -> SpectrumFormat | None:
     Parameters
     ----------
     source : Source
-        The file; only formats of its kind (FITS when ``source.hdul`` is set) are tried.
+        The file; only formats of its kind (FITS when ``source.is_fits``) are tried.
 
     Returns
     -------
     SpectrumFormat or None
         None when no registered format recognises the content.
     """
-    is_fits = source.hdul is not None
+    is_fits = source.is_fits
     for ident in list(_IDENTIFIERS):
         fmt = _FORMATS[ident.name]
         if fmt.fits == is_fits and ident.identify(source):

@@ -10,12 +10,13 @@ Both keep a log-linear wavelength solution in the primary header
   and_mask, and a plug-map table (``PLUGMAP``: FIBERID, RA, DEC, OBJTYPE, ...).  It
   carries no redshifts: they come from the caller or a quasar catalog.
 
-The arrays are read with astropy rather than specutils' ``SDSS-I/II spSpec`` and
-``SDSS spPlate`` loaders: those rebuild the wavelength WCS without ``CRPIX1``, which
-puts their wavelengths one pixel (69 km/s) red of the ``COEFF0``/``COEFF1`` solution
-for files with ``CRPIX1 = 1`` (specutils 2.4); here the solution is taken from the
-header as the format defines it.  The mask's informational ``EMLINE`` bit is not
-treated as bad.
+The arrays are read with astropy (spSpec files with fitsio when the caller asks for
+``engine="fitsio"``, see :mod:`dla_cnn.io._fits`) rather than specutils'
+``SDSS-I/II spSpec`` and ``SDSS spPlate`` loaders: those rebuild the wavelength WCS
+without ``CRPIX1``, which puts their wavelengths one pixel (69 km/s) red of the
+``COEFF0``/``COEFF1`` solution for files with ``CRPIX1 = 1`` (specutils 2.4); here the
+solution is taken from the header as the format defines it.  The mask's informational
+``EMLINE`` bit is not treated as bad.
 
 Registered as the ``spspec`` and ``spplate`` formats: a 2-D primary image with
 ``COEFF0`` is an spSpec file when its header has ``FIBERID > 0``, else an spPlate file
@@ -46,6 +47,7 @@ from dla_cnn.io._common import (
     resolve_redshift,
     sightline_id_from,
 )
+from dla_cnn.io._fits import FITSIO_ERRORS, FitsLayout, fitsio_header
 from dla_cnn.io.qsocat import as_redshift_map, fill_catalog_ids
 from dla_cnn.io.registry import Source, register_format
 from dla_cnn.sightline import Sightline
@@ -101,8 +103,28 @@ def read_spspec_hdul(
     hdul: fits.HDUList, path: str, z_qso: RedshiftArg = None, zmap: Mapping | None = None
 ) -> Sightline:
     """Read an already opened ``spSpec`` file (see :func:`read_spspec`)."""
-    hdr = hdul[0].header
-    img = np.asarray(hdu_data(hdul, 0, path))
+    return _spspec_sightline(path, hdul[0].header, np.asarray(hdu_data(hdul, 0, path)), z_qso, zmap)
+
+
+def read_spspec_fitsio(fio, path: str, z_qso: RedshiftArg = None, zmap: Mapping | None = None) -> Sightline | None:
+    """Read an ``spSpec`` file opened with fitsio; the same Sightline as :func:`read_spspec_hdul`.
+
+    Returns None when the primary HDU holds no data or a scaled image (BSCALE/BZERO), or
+    on a read error, so that astropy reads the file and gives its values or its error.
+    """
+    try:
+        hdr = fitsio_header(fio[0])
+        if hdr.get("BSCALE", 1) != 1 or hdr.get("BZERO", 0) != 0:
+            return None
+        img = fio[0].read()
+    except FITSIO_ERRORS:
+        return None
+    if img is None:
+        return None
+    return _spspec_sightline(path, hdr, np.asarray(img), z_qso, zmap)
+
+
+def _spspec_sightline(path: str, hdr, img: np.ndarray, z_qso: RedshiftArg, zmap: Mapping | None) -> Sightline:
     if img.ndim != 2 or img.shape[0] < 4:
         raise SpectrumReadError(path, f"primary image has shape {img.shape}; expected at least 4 rows "
                                       "(flux, continuum-subtracted flux, error, mask)")
@@ -285,15 +307,15 @@ def read_spplate(
 
 
 # ------------------------------------------------------------------------------ registry
-def _image_kind(hdul: fits.HDUList) -> str | None:
+def _image_kind(layout: FitsLayout) -> str | None:
     """``spspec``, ``spplate`` or None from the primary header (see the module docstring)."""
-    hdr = hdul[0].header
+    hdr = layout.header(0)
     if not (hdr.get("NAXIS") == 2 and "COEFF0" in hdr):
         return None
     nrow = as_int(hdr.get("NAXIS2"), 0)
     if as_int(hdr.get("FIBERID"), 0) > 0:
         return "spspec"
-    if "PLUGMAP" in [h.name.upper() for h in hdul] or nrow > 5:
+    if "PLUGMAP" in layout.names or nrow > 5:
         return "spplate"
     return "spspec" if nrow >= 4 else None
 
@@ -310,7 +332,7 @@ def identify_spspec(source: Source) -> bool:
     -------
     bool
     """
-    return _image_kind(source.hdul) == "spspec"
+    return _image_kind(source.layout) == "spspec"
 
 
 def identify_spplate(source: Source) -> bool:
@@ -325,10 +347,15 @@ def identify_spplate(source: Source) -> bool:
     -------
     bool
     """
-    return _image_kind(source.hdul) == "spplate"
+    return _image_kind(source.layout) == "spplate"
 
 
 def _read_spspec_source(source: Source, z_qso: RedshiftArg, zmap: Mapping | None, engine: str) -> Iterator[Sightline]:
+    if source.fitsio is not None:
+        sl = read_spspec_fitsio(source.fitsio, source.path, z_qso, zmap)
+        if sl is not None:
+            yield sl
+            return
     yield read_spspec_hdul(source.hdul, source.path, z_qso, zmap)
 
 

@@ -300,7 +300,8 @@ def identify_table_fits(source: Source) -> bool:
     -------
     bool
     """
-    return spectrum_table_hdu(source.hdul) is not None
+    layout = source.layout
+    return any(kind == "bintable" and is_spectrum_table(layout.columns(i)) for i, kind in enumerate(layout.kinds))
 
 
 def identify_npz(source: Source) -> bool:
