@@ -167,7 +167,7 @@ def test_quasar_table_source_with_boss_layout(tmp_path):
 
 
 @pytest.mark.slow
-def test_dask_localcluster_catalog_equals_local(spectra, tmp_path):
+def test_dask_localcluster_catalog_equals_local(spectra, tmp_path, monkeypatch):
     distributed = pytest.importorskip("dask.distributed")
     local = tmp_path / "local.fits"
     build_catalog(spectra, local, shard_size=6)
@@ -175,14 +175,21 @@ def test_dask_localcluster_catalog_equals_local(spectra, tmp_path):
                                   dashboard_address=None, protocol="tcp") as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1")
         remote = tmp_path / "dask.fits"
-        build_catalog(spectra, remote, shard_size=6, scheduler=cluster.scheduler_address,
-                      model_path=str(default_model_path()))
+        monkeypatch.chdir(tmp_path)  # the workers started elsewhere: relative paths must still reach them
+        build_catalog(Path(spectra.name), Path("dask.fits"), shard_size=6, scheduler=cluster.scheduler_address,
+                      model_path="dla_cnn_fcn")
+    for key in ("MODELSHA", "STG2SHA"):
+        assert Table.read(remote, hdu="SIGHTLINES").meta[key] == Table.read(local, hdu="SIGHTLINES").meta[key]
+    files = Table.read(remote, hdu="SIGHTLINES")["file"]
+    assert all(not str(f).startswith("/") for f in files)  # the user's spelling of the paths
     for hdu in ("SIGHTLINES", "ABSORBERS"):
         a, b = Table.read(local, hdu=hdu), Table.read(remote, hdu=hdu)
         assert a.colnames == b.colnames and len(a) == len(b)
         for c in a.colnames:
             if a[c].dtype.kind == "f":
                 np.testing.assert_allclose(a[c], b[c], rtol=1e-5, equal_nan=True)
+            elif c == "file":  # same files, spelled absolute here and relative there
+                assert [Path(str(x)).name for x in a[c]] == [Path(str(x)).name for x in b[c]]
             else:
                 assert list(a[c]) == list(b[c])
 

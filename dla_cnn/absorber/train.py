@@ -13,9 +13,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
+from dla_cnn.backend import import_keras, load_saved_model
+
+import_keras()  # before keras itself: keeps TensorFlow's C++ start-up lines quiet
+
+import keras  # noqa: E402
 import numpy as np
 
+from dla_cnn.model.runstate import set_random_seed
 from dla_cnn.absorber.model import INPUT_NAMES, AbsorberConfig, AbsorberLoss, build_absorber_model
 
 
@@ -105,14 +110,14 @@ def train_absorber_model(train_set: str | Path | list, val_set: str | Path, out:
     stem = out.name[:-len(".keras")] if out.name.endswith(".keras") else out.stem
     ckpt, best, log = (out.with_name(f"{stem}.ckpt.weights.h5"), out.with_name(f"{stem}.best.weights.h5"),
                        out.with_name(f"{stem}.log.csv"))
-    keras.utils.set_random_seed(cfg.seed)
+    set_random_seed(cfg.seed)  # without importing TensorFlow under JAX
     x_tr, y_tr = load_crop_set(train_set)
     x_va, y_va = load_crop_set(val_set)
     model = build_absorber_model(model_cfg)
     if init_weights is not None:
         init_weights = Path(init_weights)
         if init_weights.suffix == ".keras":
-            source = keras.saving.load_model(init_weights, compile=False)
+            source = load_saved_model(init_weights)
             model.set_weights(source.get_weights())
         else:
             model.load_weights(init_weights)

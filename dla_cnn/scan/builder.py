@@ -9,7 +9,8 @@ done they are merged, in order, into the catalog.
 
 Locally, worker processes read and normalise spectra while the main process runs batched
 inference; on Dask (``scheduler=ADDRESS``) each task processes a whole shard with a model
-loaded once per worker.
+loaded once per worker.  Spectra are read with fitsio where it is installed
+(``DLA_CNN_FITS_ENGINE=astropy`` reads them with astropy: the same values, slower).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
+import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -97,12 +99,13 @@ def enumerate_tasks(source: str | Path, spectra_dir: str | Path | None = None) -
 def prepare_task(task: Task) -> list[Prepared]:
     """Read and normalise the sightline(s) of one task; failures become error rows."""
     from dla_cnn.io import read_spectrum
+    from dla_cnn.io._fits import fits_engine
 
     ids = {k: getattr(task, k) for k in ("plate", "mjd", "fiber", "ra", "dec", "thing_id", "targetid")}
     if task.z_qso is not None:
         ids["z_qso"] = task.z_qso
     try:
-        sightlines = read_spectrum(task.file, z_qso=task.z_qso, engine="astropy")
+        sightlines = read_spectrum(task.file, z_qso=task.z_qso, engine=fits_engine())
     except SightlineError as err:
         return [Prepared(error_row(err, task.sightline_id, **ids))]
     except DATA_ERRORS as err:  # an unreadable file must not stop the run (a bug in dla-cnn does)
@@ -201,7 +204,9 @@ def build_catalog(
         checkpoints of a different run with ``resume``.
     """
     from dla_cnn.catalog import absorber_table, sightline_table, write_catalog
+    from dla_cnn.io._fits import fits_engine
 
+    fits_engine()  # an unknown $DLA_CNN_FITS_ENGINE stops the run before it starts
     out = Path(out)
     parts = out.with_name(out.name + ".parts")
     if resume and not parts.exists() and all(p.exists() for p in _written_paths(out, fmt)):
@@ -211,7 +216,7 @@ def build_catalog(
         return {**_summary(_written_paths(out, fmt), absorbers, sightlines), "already_finished": True}
     tasks = enumerate_tasks(source, spectra_dir)
     shards = [tasks[i: i + shard_size] for i in range(0, len(tasks), shard_size)]
-    scanner = None if scheduler else Scanner(model_path, detect, batch_size)
+    scanner = Scanner(model_path, detect, batch_size)  # on Dask too: the header's provenance comes from it
     mpath = str(scanner.model_path if scanner else (model_path or ""))
     manifest = {"source": str(Path(source).resolve()), "n_tasks": len(tasks), "shard_size": shard_size,
                 "model": mpath, "detect": asdict(detect),
@@ -249,8 +254,13 @@ def build_catalog(
     elif workers > 1 and pending:
         ctx = mp.get_context("spawn")
         with ctx.Pool(workers) as pool:
-            for i in pending:
-                prepared = [p for ps in pool.map(prepare_task, shards[i], chunksize=8) for p in ps]
+            # the workers read the next shard while this process scans the current one
+            ahead = pool.map_async(prepare_task, shards[pending[0]], chunksize=8)
+            for k, i in enumerate(pending):
+                current = ahead
+                if k + 1 < len(pending):
+                    ahead = pool.map_async(prepare_task, shards[pending[k + 1]], chunksize=8)
+                prepared = [p for ps in current.get() for p in ps]
                 finish(i, _shard_rows(scanner, prepared))
     else:
         for i in pending:
@@ -294,8 +304,19 @@ def _run_dask(scheduler: str, shards, pending, finish, model_path: str, detect: 
     except ImportError:  # pragma: no cover - optional dependency
         raise ConfigError("--scheduler needs dask.distributed: pip install 'dla-cnn[dask]'") from None
     detect_json = json.dumps(asdict(detect))
+    # workers run elsewhere (another directory, another machine sharing the file system): give them
+    # absolute paths, and put the user's own spelling back into the rows they return
+    if model_path and not os.path.isabs(model_path) and os.path.exists(model_path):
+        model_path = os.path.abspath(model_path)
     with Client(scheduler, timeout="30s") as client:
-        futures = {client.submit(process_shard, shards[i], model_path, detect_json, batch_size, pure=False): i
-                   for i in pending}
+        futures = {}
+        for i in pending:
+            absolute = [replace(t, file=os.path.abspath(t.file)) for t in shards[i]]
+            spelled = {a.file: t.file for a, t in zip(absolute, shards[i])}
+            futures[client.submit(process_shard, absolute, model_path, detect_json, batch_size, pure=False)] = (i, spelled)
         for fut in as_completed(futures):
-            finish(futures[fut], fut.result())
+            i, spelled = futures[fut]
+            rows = fut.result()
+            for row in rows["sightlines"]:
+                row["file"] = spelled.get(row.get("file"), row.get("file"))
+            finish(i, rows)
