@@ -386,11 +386,13 @@ def scan(
     """Find absorbers in one or many spectra and print (and optionally write) the catalog."""
     _for_inference()
     from dla_cnn.io import iter_spectra
+    from dla_cnn.io._fits import fits_engine
     from dla_cnn.scan.pipeline import Scanner
 
     try:
         scanner = Scanner(model, _detect_config(min_confidence, single_stage))
-        results = list(scanner.scan(iter_spectra(paths, z_qso=z_qso, quasar_catalog=quasar_catalog),
+        results = list(scanner.scan(iter_spectra(paths, z_qso=z_qso, quasar_catalog=quasar_catalog,
+                                                 engine=fits_engine()),
                                     keep_curves=plot_dir is not None))
     except DlaCnnError as err:
         _fail(err)

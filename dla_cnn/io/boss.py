@@ -47,10 +47,15 @@ from dla_cnn.io.qsocat import as_redshift_map, fill_catalog_ids
 from dla_cnn.io.registry import Source, register_format, register_identifier
 from dla_cnn.sightline import Sightline
 
-try:  # specutils >= 2.0
-    from specutils import Spectrum
-except ImportError:  # pragma: no cover - specutils 1.x
-    from specutils import Spectrum1D as Spectrum
+
+
+def _spectrum_class():
+    """specutils' spectrum class, imported on first use (importing specutils takes ~2 s)."""
+    try:  # specutils >= 2.0
+        from specutils import Spectrum
+    except ImportError:  # pragma: no cover - specutils 1.x
+        from specutils import Spectrum1D as Spectrum
+    return Spectrum
 
 SPECUTILS_FORMAT = "SDSS-III/IV spec"
 SDSS_FLUX_UNIT = u.Unit("1e-17 erg / (Angstrom cm2 s)")
@@ -150,7 +155,7 @@ def read_boss_hdul(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", u.UnitsWarning)
-                spec = Spectrum.read(hduin, format=SPECUTILS_FORMAT)
+                spec = _spectrum_class().read(hduin, format=SPECUTILS_FORMAT)
         except READ_ERRORS as exc:
             raise SpectrumReadError(path, f"specutils cannot read the spectrum ({describe(exc)})") from None
         wave = spec.spectral_axis.to_value(u.AA)

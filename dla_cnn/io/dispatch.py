@@ -328,6 +328,7 @@ def iter_spectra(
     format: str | None = None,
     quasar_catalog: Table | Mapping | str | Path | None = None,
     recursive: bool = True,
+    engine: str = "specutils",
 ) -> Iterator[Sightline | SightlineError]:
     """Yield a Sightline, or the SightlineError in its place, for every input spectrum.
 
@@ -343,6 +344,8 @@ def iter_spectra(
         As for :func:`read_spectrum`; the catalog is read once.
     recursive : bool
         Search directories recursively.
+    engine : {"specutils", "astropy", "fitsio"}
+        How FITS files are read (:func:`read_spectrum`); all give the same sightlines.
 
     Yields
     ------
@@ -361,7 +364,7 @@ def iter_spectra(
         if isinstance(path, SightlineError):
             yield path
             continue
-        items = iter_sightlines(path, z_qso, fmt, zmap)
+        items = iter_sightlines(path, z_qso, fmt, zmap, engine)
         while True:
             try:
                 item = next(items)
