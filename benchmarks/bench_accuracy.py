@@ -33,13 +33,19 @@ def main() -> None:
     ap.add_argument("training_set")
     ap.add_argument("--model", default=None, help="default: the packaged model")
     ap.add_argument("--split", default="test")
-    ap.add_argument("--max-sightlines", type=int, default=2000)
+    ap.add_argument("--max-sightlines", type=int, default=None,
+                    help="score only the first N sightlines of the split (default: the whole split)")
     args = ap.parse_args()
     path = args.model or default_model_path()
     model, card = load_model(path)
     m = evaluate(model, args.training_set, args.split, max_sightlines=args.max_sightlines)
-    print(f"# {card['name']} ({card['preset']}, sha256 {card['sha256'][:12]}) on the {args.split} split, "
-          f"{m['n_sightlines']} sightlines, {m['n_positive_pixels']:,} positive pixels\n")
+    import h5py
+
+    with h5py.File(args.training_set, "r") as f:
+        n_split = int((f["split"][:] == split_code(args.split)).sum())
+    part = "the whole" if m["n_sightlines"] >= n_split else f"the first {m['n_sightlines']} of {n_split} sightlines of the"
+    print(f"# {card['name']} ({card['preset']}, sha256 {card['sha256'][:12]}) on {part} {args.split} split "
+          f"({n_split} sightlines), {m['n_positive_pixels']:,} positive pixels\n")
     print("| metric | value | goal | met |")
     print("|---|---:|---:|---|")
     for key, (goal, op) in GOALS.items():
