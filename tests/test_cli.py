@@ -170,3 +170,11 @@ def test_vet_says_not_reached_instead_of_nan(tmp_path):
     res = _run("vet", tmp_path / "cat.fits", tmp_path / "truth.ecsv")
     assert res.exit_code == 0, res.output
     assert "not reached" in res.output and "nan" not in res.output.lower()
+
+
+def test_version_prints_and_exits_zero():
+    from dla_cnn import __version__
+
+    res = _run("--version")
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == f"dla-cnn {__version__}"

@@ -26,16 +26,21 @@ console = Console(stderr=True)
 out = Console()
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    """Find and measure damped Lyman-alpha absorbers in quasar spectra with a CNN."""
-    if version:
+def _print_version(value: bool) -> None:
+    """Eager ``--version``: print and exit before any command is required."""
+    if value:
         from dla_cnn import __version__
 
-        out.print(f"dla-cnn {__version__}")
+        out.print(f"dla-cnn {__version__}", highlight=False)
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
+) -> None:
+    """Find and measure damped Lyman-alpha absorbers in quasar spectra with a CNN."""
 
 
 def _command_line() -> str:
