@@ -92,6 +92,21 @@ def import_keras():
     return keras
 
 
+
+def preload_tensorflow() -> None:
+    """Import TensorFlow now, quietly, if it is installed and Keras runs on another backend.
+
+    Keras imports TensorFlow on its own when it saves a model (and TensorFlow's C++ start-up
+    lines then reach the terminal in the middle of training); training commands call this
+    first.  Scanning does not: it never saves, and the import costs seconds.
+    """
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_stderr():
+        import tensorflow  # noqa: F401
+
+
 def _placeholder_initializers(config):
     """A copy of a Keras config with every initializer replaced by ``dla_cnn>Placeholder``."""
     if isinstance(config, dict):

@@ -110,3 +110,18 @@ def test_scan_prints_no_tensorflow_or_absl_lines(keras_backend, tmp_path):
     for noise in ("absl", "oneDNN", "cpu_feature_guard", "I0000", "W0000", "E0000"):
         assert noise not in text, text[-2000:]
     assert "absorbers found" in text or "no absorbers found" in text
+
+
+@pytest.mark.slow
+def test_training_preloads_tensorflow_quietly_under_jax():
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    code = ("import sys; from dla_cnn.backend import import_keras, preload_tensorflow; "
+            "k = import_keras(); preload_tensorflow(); print(k.backend.backend(), 'tensorflow' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["KERAS_BACKEND"] = "jax"
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["jax", "True"]
+    for noise in ("absl", "oneDNN", "I0000"):
+        assert noise not in res.stderr, res.stderr[-2000:]

@@ -46,9 +46,10 @@ def train(
                                         help="Test sightlines evaluated for the card (the stream's fixed test set)."),
 ) -> None:
     """Train a model on a training set or a stream of simulated sightlines (GPU when one is visible, else CPU)."""
-    from dla_cnn.backend import import_keras
+    from dla_cnn.backend import import_keras, preload_tensorflow
 
     keras = import_keras()
+    preload_tensorflow()  # Keras would import it when saving, mid-run and loudly
 
     from dla_cnn.model.train import devices, train as train_model
 
@@ -151,9 +152,10 @@ def train_absorber(
     preset: str = typer.Option("absorber", "--preset", help="Architecture: absorber (default) or absorber-small."),
 ) -> None:
     """Train the absorber-level model, calibrate it on fresh simulated skies and write the two-stage finder."""
-    from dla_cnn.backend import import_keras
+    from dla_cnn.backend import import_keras, preload_tensorflow
 
     keras = import_keras()
+    preload_tensorflow()  # Keras would import it when saving, mid-run and loudly
 
     from dla_cnn.absorber.calibrate import fit_stage_calibration, run_on_simulated
     from dla_cnn.absorber.data import CropSetConfig
