@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from astropy.table import Table
 
+from dla_cnn.catalog.schema import ABSORBER_TYPES, STATUS_VALUES
 from dla_cnn.report.names import ABSORBER_KEY, ABSORBER_ANCHOR, SIGHTLINE_KEY
 
 
@@ -36,7 +37,7 @@ class Column(NamedTuple):
 
 ABSORBER_COLUMNS: tuple[Column, ...] = (
     Column("sightline_id", "sightline", "sightline"),
-    Column("type", "type", "str", choices=("DLA", "SUBDLA", "LYB")),
+    Column("type", "type", "str", choices=tuple(ABSORBER_TYPES)),
     Column("confidence", "confidence", digits=3),
     Column("snr", "S/N", digits=1),
     Column("z_abs", "z_abs", digits=4),
@@ -49,7 +50,7 @@ ABSORBER_COLUMNS: tuple[Column, ...] = (
 
 SIGHTLINE_COLUMNS: tuple[Column, ...] = (
     Column("sightline_id", "sightline", "sightline"),
-    Column("status", "status", "str", choices=("ok", "skipped", "error")),
+    Column("status", "status", "str", choices=tuple(STATUS_VALUES)),
     Column("z_qso", "z_qso", digits=3),
     Column("snr", "S/N", digits=1),
     Column("z_min", "z_min", digits=3),
