@@ -98,13 +98,18 @@ def preload_tensorflow() -> None:
 
     Keras imports TensorFlow on its own when it saves a model (and TensorFlow's C++ start-up
     lines then reach the terminal in the middle of training); training commands call this
-    first.  Scanning does not: it never saves, and the import costs seconds.
+    first.  Scanning does not: it never saves, and the import costs seconds.  A TensorFlow
+    that is present but fails to import is left alone: Keras on JAX or PyTorch does not
+    need it.
     """
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with quiet_stderr():
-        import tensorflow  # noqa: F401
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            return
 
 
 def _placeholder_initializers(config):

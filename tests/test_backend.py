@@ -125,3 +125,14 @@ def test_training_preloads_tensorflow_quietly_under_jax():
     assert res.stdout.split() == ["jax", "True"]
     for noise in ("absl", "oneDNN", "I0000"):
         assert noise not in res.stderr, res.stderr[-2000:]
+
+
+def test_preload_tensorflow_leaves_a_broken_tensorflow_alone(tmp_path):
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "tensorflow.py").write_text("raise ImportError('TensorFlow cannot load here')\n")
+    code = "import sys; from dla_cnn.backend import preload_tensorflow; preload_tensorflow(); print('tensorflow' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=str(hide))
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["False"]
