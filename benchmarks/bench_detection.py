@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-C_KMS = 299792.458
+from dla_cnn.constants import C_KMS, LYA_REST, LYB_REST
+
 SNR_BINS = (0.0, 2.0, 3.0, 5.0, 10.0, 1000.0)
 NHI_BINS = (20.3, 20.6, 21.0, 21.5, 23.0)
 
@@ -132,7 +133,57 @@ def score(cat_path: Path, truth_path: Path) -> dict:
     sub_as_dla = np.array([m >= 0 and bool(is_dla_row[m]) for m in true_match]) & sub
     out["subdla_as_dla"] = (int(sub_as_dla.sum()), int(sub.sum()))
     out["by_nhi"] = rows
+    out["misses"], out["false_rows"] = _diagnose(det, truth, t_snr, true_match, det_match, is_dla_row, found_as_dla, sel)
     return out
+
+
+def _in_lyb_forest(z_abs, z_qso) -> np.ndarray:
+    """True where the absorber's Ly-alpha falls blueward of the quasar's Ly-beta emission."""
+    return (1 + np.asarray(z_abs, float)) * LYA_REST < (1 + np.asarray(z_qso, float)) * LYB_REST
+
+
+def _diagnose(det, truth, t_snr, true_match, det_match, is_dla_row, found_as_dla, sel) -> tuple[dict, dict]:
+    """Where the missed true DLAs (S/N >= 3) and the false DLA rows (all S/N) come from.
+
+    Each miss or false row is counted once, in the first class of its list that applies.
+    """
+    t_n = np.asarray(truth["log_nhi"], float)
+    t_z = np.asarray(truth["z_abs"], float)
+    t_id = np.asarray(truth["sightline_id"]).astype(str)
+    misses = {"reported as SUBDLA (log N measured < 20.3)": 0,
+              "another true absorber (log N >= 19) within |dz| < 0.015": 0,
+              "not reported, Ly-alpha in the Ly-beta forest": 0, "not reported, S/N 3-5": 0, "not reported, other": 0}
+    for i in np.flatnonzero(sel & ~found_as_dla):
+        near = (t_id == t_id[i]) & (np.abs(t_z - t_z[i]) < 0.015) & (t_n >= 19.0)
+        near[i] = False
+        if true_match[i] >= 0:
+            key = "reported as SUBDLA (log N measured < 20.3)"
+        elif near.any():
+            key = "another true absorber (log N >= 19) within |dz| < 0.015"
+        elif _in_lyb_forest(t_z[i], truth["z_qso"][i]):
+            key = "not reported, Ly-alpha in the Ly-beta forest"
+        elif t_snr[i] < 5:
+            key = "not reported, S/N 3-5"
+        else:
+            key = "not reported, other"
+        misses[key] += 1
+    false_rows = {"a true sub-DLA 19.0-20.0 measured >= 20.3": 0, "a true absorber below log N 19.0": 0,
+                  "unmatched, S/N < 3": 0, "unmatched, Ly-alpha in the Ly-beta forest": 0, "unmatched, other": 0}
+    d_snr = np.asarray(det["snr"], float) if len(det) else np.empty(0)
+    for j in np.flatnonzero(is_dla_row):
+        m = det_match[j]
+        if m >= 0 and t_n[m] >= 20.0:
+            continue
+        if m >= 0:
+            key = "a true sub-DLA 19.0-20.0 measured >= 20.3" if t_n[m] >= 19.0 else "a true absorber below log N 19.0"
+        elif d_snr[j] < 3:
+            key = "unmatched, S/N < 3"
+        elif _in_lyb_forest(det["z_abs"][j], det["z_qso"][j]):
+            key = "unmatched, Ly-alpha in the Ly-beta forest"
+        else:
+            key = "unmatched, other"
+        false_rows[key] += 1
+    return misses, false_rows
 
 
 def report(name: str, res: dict, prev: dict, labels: tuple[str, str]) -> None:
@@ -160,6 +211,14 @@ def report(name: str, res: dict, prev: dict, labels: tuple[str, str]) -> None:
         print(f"| {lab} | {fmt_rate(*c)} | {fmt_rate(*p)} | {fmt_rate(*c0)} | {fmt_rate(*p0)} | {n} |")
     for (lab, c), (_, c0) in zip(res["by_nhi"], prev["by_nhi"]):
         print(f"| {lab} (S/N >= 3) | {fmt_rate(*c)} | | {fmt_rate(*c0)} | | |")
+    print(f"\n| missed true DLAs at S/N >= 3, by cause | {labels[0]} | {labels[1]} |")
+    print("|---|---:|---:|")
+    for key in res["misses"]:
+        print(f"| {key} | {res['misses'][key]} | {prev['misses'][key]} |")
+    print(f"\n| false DLA rows, by what they are | {labels[0]} | {labels[1]} |")
+    print("|---|---:|---:|")
+    for key in res["false_rows"]:
+        print(f"| {key} | {res['false_rows'][key]} | {prev['false_rows'][key]} |")
 
 
 def main() -> None:

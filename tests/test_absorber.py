@@ -6,8 +6,9 @@ import pytest
 from dla_cnn import grid
 from dla_cnn.absorber.crops import (
     EXT_BLUE, LL_SHIFT, LYA_HALF, LYB_SHIFT, N_EXT, SIDE_HALF, ExtendedView, cut_crops, extended_view, stage1_channels,
+    z_to_window_px,
 )
-from dla_cnn.absorber.data import CropSetConfig, label_candidates, simulate_view
+from dla_cnn.absorber.data import CropSetConfig, candidate_centres, label_candidates, masked_edges, simulate_view
 from dla_cnn.absorber.model import AbsorberLoss, absorber_loss_terms, build_absorber_model, decode_absorber_outputs
 from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, StageConfig
 
@@ -231,3 +232,25 @@ def test_confidence_maps_per_snr_bin():
     # too few candidates in a bin: one map for all
     cal1, _ = fit_stage_calibration(rows[:300])
     assert cal1.conf_maps == [] and cal1.confidence(np.array([0.8]), snr=1.5) == cal1.confidence(np.array([0.8]))
+
+
+def test_masked_edges_become_hard_negatives():
+    valid = np.ones(grid.N_WINDOW, dtype=bool)
+    valid[500:520] = False
+    valid[900:905] = False
+    np.testing.assert_allclose(masked_edges(valid), [499.5, 519.5, 899.5, 904.5])
+    assert masked_edges(np.ones(50, dtype=bool)).size == 0
+
+    rng = np.random.default_rng(3)
+    sv = simulate_view(rng, CropSetConfig(seed=5))
+    sv.valid[:] = True
+    sv.valid[600:640] = False
+    cfg = CropSetConfig(n_random=0, n_jitter=0, n_edges=2)
+    sv.truth = np.empty((0, 2))
+    lo, hi = z_to_window_px(np.array(sv.z_range), sv.view.window_start)
+    assert lo < 560 and hi > 680  # the masked stretch lies on the searched path
+    no_edges = candidate_centres(np.random.default_rng(0), sv, np.empty(0), CropSetConfig(n_random=0, n_jitter=0, n_edges=0))
+    with_edges = candidate_centres(np.random.default_rng(0), sv, np.empty(0), cfg)
+    extra = np.setdiff1d(with_edges, no_edges)
+    assert len(with_edges) == len(no_edges) + 2 and len(extra) == 2
+    assert all(min(abs(c - 599.5), abs(c - 639.5)) < 40 for c in extra)

@@ -7,7 +7,8 @@ with the candidates a recall-tuned first stage might miss or invent:
 * the first stage's own proposals (low thresholds, so they include its false alarms);
 * every true absorber (log N_HI >= 19.0) at jittered centres;
 * hard negatives: random positions on the searched path, the Ly-beta of every DLA, the
-  Lyman-limit break of every Lyman-limit system, and the quasar's Ly-beta/O VI emission.
+  Lyman-limit break of every Lyman-limit system, the quasar's Ly-beta/O VI emission, and
+  the edges of masked or missing stretches of pixels.
 
 Labels follow :mod:`dla_cnn.absorber.model`: ``real`` when a true absorber with log N_HI
 >= 19.0 is within 30 px (its offset and log N_HI are then regressed), ``dla`` when it has
@@ -49,6 +50,9 @@ class CropSetConfig:
     jitter_px: float = 8.0
     n_jitter: int = 2
     n_random: int = 2
+    n_edges: int = 2
+    """Hard negatives at the edges of masked or missing stretches of the searched path (at most
+    this many per sightline, jittered by 8 px)."""
     chunk: int = 32
 
 
@@ -114,6 +118,12 @@ def label_candidates(centres: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return out
 
 
+def masked_edges(valid: np.ndarray) -> np.ndarray:
+    """Window pixels (half-integers) where a stretch of missing or masked pixels begins or ends."""
+    v = np.asarray(valid, dtype=np.int8)
+    return np.flatnonzero(np.diff(v) != 0) + 0.5
+
+
 def candidate_centres(rng: np.random.Generator, sv: SimulatedView, proposals: np.ndarray, cfg: CropSetConfig) -> np.ndarray:
     """Proposals, jittered truths and hard negatives of one sightline (window pixels)."""
     lo, hi = (z_to_window_px(np.array(sv.z_range), sv.view.window_start) if sv.z_range[1] > sv.z_range[0]
@@ -130,6 +140,10 @@ def candidate_centres(rng: np.random.Generator, sv: SimulatedView, proposals: np
         parts.append(t[0] + np.log10(grid.LYMAN_LIMIT_REST / grid.LYA_REST) / grid.DLOGLAM + rng.normal(0, 10, 1))
     parts.append(rng.uniform(lo, hi, cfg.n_random))
     parts.append(sv.lyb_emission_px + rng.normal(0, 20, 1))
+    edges = masked_edges(sv.valid)
+    if edges.size and cfg.n_edges > 0:
+        pick = rng.choice(edges, min(edges.size, cfg.n_edges), replace=False)
+        parts.append(pick + rng.normal(0.0, 8.0, pick.size))
     c = np.concatenate(parts)
     return c[(c >= lo - 10) & (c <= hi + 10)]
 
