@@ -254,3 +254,30 @@ def test_masked_edges_become_hard_negatives():
     extra = np.setdiff1d(with_edges, no_edges)
     assert len(with_edges) == len(no_edges) + 2 and len(extra) == 2
     assert all(min(abs(c - 599.5), abs(c - 639.5)) < 40 for c in extra)
+
+
+class _WobblyFake(_FakeModel):
+    """Like _FakeModel, with an offset and log N_HI error of +-1 px / +-0.1 dex set by the crop's parity."""
+
+    def predict_on_batch(self, inputs):
+        out = super().predict_on_batch(inputs).copy()
+        ext = inputs[0][:, LYA_HALF, 0]
+        sign = np.where(np.rint(ext) % 2 == 0, 1.0, -1.0)
+        out[:, 2] += sign / 10.0
+        out[:, 4] += 0.1 * sign
+        return out
+
+
+def test_shifted_crops_average_out_a_measurement_error_that_depends_on_the_crop():
+    view = _view(3.0)
+    curves = stage1_channels(np.zeros(grid.N_WINDOW), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 20.5))
+    z_rng = grid.search_z_range(3.0, 3600.0)
+    props = [np.array([996.0])]
+    one = AbsorberStage(_WobblyFake(view, 1000.0)).measure([view], [curves], props, [z_rng])[0][0]
+    assert abs(one.centre_px - 1000.0) == pytest.approx(1.0, abs=1e-3)
+    assert abs(one.log_nhi - 21.0) == pytest.approx(0.1, abs=1e-4)
+    both = AbsorberStage(_WobblyFake(view, 1000.0), cfg=StageConfig(shifts=(1.0,))).measure([view], [curves], props,
+                                                                                            [z_rng])[0][0]
+    assert both.centre_px == pytest.approx(1000.0, abs=1e-3)
+    assert both.log_nhi == pytest.approx(21.0, abs=1e-4)
+    assert both.z_abs_err == pytest.approx(one.z_abs_err, rel=1e-3)  # shared pixels: errors are not shrunk
