@@ -108,6 +108,8 @@ def score(cat_path: Path, truth_path: Path) -> dict:
     zerr = np.array([det["z_abs_err"][d] for d, t in pairs])
     nerr = np.array([det["log_nhi_err"][d] for d, t in pairs])
     out["n_pairs"] = len(pairs)
+    out["per_sightline"] = _per_sightline(truth, det, sel & found_as_dla, sel, pure & is_dla_row, is_dla_row,
+                                          [truth["sightline_id"][t] for d, t in pairs], dv, dn)
     out["dv_robust_sigma"] = float(mad_std(dv)) if len(dv) else np.nan
     out["dv_std"] = float(np.std(dv)) if len(dv) else np.nan
     out["dv_median"] = float(np.median(dv)) if len(dv) else np.nan
@@ -135,6 +137,61 @@ def score(cat_path: Path, truth_path: Path) -> dict:
     out["by_nhi"] = rows
     out["misses"], out["false_rows"] = _diagnose(det, truth, t_snr, true_match, det_match, is_dla_row, found_as_dla, sel)
     return out
+
+
+def _per_sightline(truth, det, found, wanted, pure_rows, dla_rows, pair_ids, dv, dn) -> dict:
+    """Each sightline's share of the figures, for the paired bootstrap."""
+    t_id = np.asarray(truth["sightline_id"]).astype(str)
+    d_id = np.asarray(det["sightline_id"]).astype(str) if len(det) else np.empty(0, str)
+    p_id = np.asarray(pair_ids).astype(str)
+    ids = sorted(set(t_id) | set(d_id))
+    out = {}
+    for sid in ids:
+        t, d, p = t_id == sid, d_id == sid, p_id == sid
+        out[sid] = (int(found[t].sum()), int(wanted[t].sum()), int(pure_rows[d].sum()), int(dla_rows[d].sum()),
+                    np.asarray(dv)[p], np.asarray(dn)[p])
+    return out
+
+
+BOOT_FIGURES = (("completeness", "higher"), ("purity", "higher"), ("robust sigma(dv) km/s", "lower"),
+                ("robust sigma(dlog N) dex", "lower"))
+
+
+def _figures(parts: list[tuple]) -> np.ndarray:
+    from astropy.stats import mad_std
+
+    c = sum(p[0] for p in parts) / max(sum(p[1] for p in parts), 1)
+    pu = sum(p[2] for p in parts) / max(sum(p[3] for p in parts), 1)
+    dv = np.concatenate([p[4] for p in parts]) if parts else np.empty(0)
+    dn = np.concatenate([p[5] for p in parts]) if parts else np.empty(0)
+    return np.array([c, pu, mad_std(dv) if dv.size else np.nan, mad_std(dn) if dn.size else np.nan])
+
+
+def paired_bootstrap(new: dict, prev: dict, n_boot: int = 1000, seed: int = 0) -> list[tuple]:
+    """Differences new - prev of the main figures, resampling sightlines (both catalogs together).
+
+    Returns rows ``(figure, difference, lo, hi, verdict)`` with 68.3% percentile intervals;
+    the verdict is "better" or "worse" only where the interval excludes zero.
+    """
+    a, b = new["per_sightline"], prev["per_sightline"]
+    empty = (0, 0, 0, 0, np.empty(0), np.empty(0))
+    ids = sorted(set(a) | set(b))
+    pa, pb = [a.get(i, empty) for i in ids], [b.get(i, empty) for i in ids]
+    point = _figures(pa) - _figures(pb)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        k = rng.integers(0, len(ids), len(ids))
+        draws.append(_figures([pa[i] for i in k]) - _figures([pb[i] for i in k]))
+    lo, hi = np.nanpercentile(np.array(draws), [15.85, 84.15], axis=0)
+    rows = []
+    for j, (name, good) in enumerate(BOOT_FIGURES):
+        if lo[j] > 0 or hi[j] < 0:
+            verdict = "better" if (lo[j] > 0) == (good == "higher") else "worse"
+        else:
+            verdict = "not distinguishable"
+        rows.append((name, point[j], lo[j], hi[j], verdict))
+    return rows
 
 
 def _in_lyb_forest(z_abs, z_qso) -> np.ndarray:
@@ -219,6 +276,10 @@ def report(name: str, res: dict, prev: dict, labels: tuple[str, str]) -> None:
     print("|---|---:|---:|")
     for key in res["false_rows"]:
         print(f"| {key} | {res['false_rows'][key]} | {prev['false_rows'][key]} |")
+    print(f"\n| {labels[0]} minus {labels[1]} | difference | 68% paired bootstrap (1000 resamplings of sightlines) | |")
+    print("|---|---:|---|---|")
+    for name, d, lo, hi, verdict in paired_bootstrap(res, prev):
+        print(f"| {name} | {d:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {verdict} |")
 
 
 def main() -> None:
