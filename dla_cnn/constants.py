@@ -29,3 +29,6 @@ SUBDLA_MIN_LOG_NHI: float = 19.0
 """Sub-DLAs: SUBDLA_MIN_LOG_NHI <= log N_HI < DLA_MIN_LOG_NHI."""
 LLS_MIN_LOG_NHI: float = 17.2
 """Lyman-limit systems (optical depth > 1 at 912 A)."""
+
+LOG_NHI_PIVOT: float = 20.5
+"""The networks' log N_HI heads predict the difference from this value."""

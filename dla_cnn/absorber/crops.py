@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dla_cnn import grid
+from dla_cnn.constants import LOG_NHI_PIVOT
 from dla_cnn.sightline import Sightline, window_channels
 
 EXT_BLUE = 1320
@@ -41,7 +42,6 @@ SIDE_HALF = 64
 LYB_SHIFT = int(round(np.log10(grid.LYB_REST / grid.LYA_REST) / grid.DLOGLAM))  # -738 px
 LL_SHIFT = int(round(np.log10(grid.LYMAN_LIMIT_REST / grid.LYA_REST) / grid.DLOGLAM))  # -1249 px
 N_SCALARS = 6
-LOG_NHI_PIVOT = 20.5
 
 
 @dataclass

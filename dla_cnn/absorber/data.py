@@ -28,7 +28,7 @@ import numpy as np
 from dla_cnn.atomic import atomic_path
 from dla_cnn import grid
 from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, extended_view, z_to_window_px
-from dla_cnn.absorber.model import REAL_MIN_LOG_NHI, REAL_RADIUS_PX
+from dla_cnn.absorber.outputs import REAL_MIN_LOG_NHI, REAL_RADIUS_PX
 from dla_cnn.absorber.stage import propose
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.sightlines import SimulatorConfig, draw_dla_log_nhi, draw_z_qso, simulate_host

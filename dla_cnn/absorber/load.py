@@ -28,11 +28,20 @@ def stage_config_from_dict(d: dict | None) -> StageConfig:
     return StageConfig(**{k: v for k, v in (d or {}).items() if k in known})
 
 
-def load_stage(model_path: str | Path, card: dict) -> AbsorberStage | None:
-    """The :class:`AbsorberStage` a card names, or None for a one-stage model."""
+def load_stage(model_path: str | Path, card: dict, network=None) -> AbsorberStage | None:
+    """The :class:`AbsorberStage` a card names, or None for a one-stage model.
+
+    ``network`` replaces the Keras model named by the card (the exported graph of
+    :func:`dla_cnn.runtime.load_onnx_finder`, already checked against the card).
+    """
     section = card.get("stage2")
     if not section:
         return None
+    if network is not None:
+        stage = AbsorberStage(network, StageCalibration.from_dict(section.get("calibration")),
+                              stage_config_from_dict(section.get("stage_config")))
+        stage.sha256 = str(section.get("sha256", ""))
+        return stage
     from dla_cnn.assets import sha256_of
     from dla_cnn.backend import load_saved_model
 

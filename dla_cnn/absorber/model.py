@@ -29,13 +29,11 @@ import_keras()  # before keras itself: keeps TensorFlow's C++ start-up lines qui
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from dla_cnn.absorber.crops import CROP_SHAPES, LOG_NHI_PIVOT
-
-REAL_RADIUS_PX = 30.0
-REAL_MIN_LOG_NHI = 19.0
-OFFSET_SCALE = 10.0
-"""The offset head works in units of this many pixels."""
-INPUT_NAMES = ("lya", "lyb", "ll", "scalars")
+from dla_cnn.absorber.crops import CROP_SHAPES
+from dla_cnn.absorber.outputs import (  # noqa: F401 - re-exported: the model's output convention
+    INPUT_NAMES, OFFSET_SCALE, REAL_MIN_LOG_NHI, REAL_RADIUS_PX, decode_absorber_outputs,
+)
+from dla_cnn.constants import LOG_NHI_PIVOT
 
 
 @dataclass(frozen=True)
@@ -151,32 +149,3 @@ def absorber_loss_terms(y_true, y_pred, w_dla: float = 0.5, w_offset: float = 1.
     l_off = real * _nll(off / OFFSET_SCALE, y_pred[:, 2], y_pred[:, 3])
     l_nhi = real * _nll(nhi, y_pred[:, 4], y_pred[:, 5])
     return l_real + w_dla * l_dla + w_offset * l_off + w_nhi * l_nhi, (l_real, l_dla, l_off, l_nhi)
-
-
-def decode_absorber_outputs(raw) -> dict:
-    """Raw outputs (k, 6) -> probabilities, offset (px), log N_HI (dex) and their 1-sigma errors.
-
-    Parameters
-    ----------
-    raw : array-like (k, 6)
-        Raw model outputs ``[real_logit, dla_logit, offset / 10 px, log_sigma_offset,
-        log_nhi - 20.5, log_sigma_log_nhi]`` of ``k`` candidates.
-
-    Returns
-    -------
-    dict of str to ndarray (k,), float64
-        ``p_real`` (probability of a real absorber within :data:`REAL_RADIUS_PX`),
-        ``p_dla`` (probability that it is a DLA, trained on real candidates only),
-        ``offset`` and ``offset_err`` (absorber centre minus candidate and its 1-sigma
-        error, pixels), ``log_nhi`` and ``log_nhi_err`` (log10 cm^-2 and its 1-sigma
-        error, dex).  The log sigmas are clipped to [-4, 3] as in the loss.
-    """
-    import numpy as np
-
-    raw = np.asarray(raw, dtype=np.float64)
-    sig = lambda x: 0.5 * (1.0 + np.tanh(0.5 * x))  # noqa: E731
-    return {
-        "p_real": sig(raw[:, 0]), "p_dla": sig(raw[:, 1]),
-        "offset": raw[:, 2] * OFFSET_SCALE, "offset_err": np.exp(np.clip(raw[:, 3], -4, 3)) * OFFSET_SCALE,
-        "log_nhi": raw[:, 4] + LOG_NHI_PIVOT, "log_nhi_err": np.exp(np.clip(raw[:, 5], -4, 3)),
-    }

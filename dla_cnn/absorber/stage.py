@@ -38,7 +38,7 @@ import numpy as np
 
 from dla_cnn import grid
 from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, stage1_channels, z_to_window_px
-from dla_cnn.absorber.model import decode_absorber_outputs
+from dla_cnn.absorber.outputs import decode_absorber_outputs
 from dla_cnn.scan.detect import DLA_MIN_LOG_NHI, DetectConfig, Detection, detect_absorbers, mark_lyb, vote_mass_curve
 
 PROPOSAL_DETECT = DetectConfig(p_vote=0.3, min_votes=0.05, min_separation=8)

@@ -50,6 +50,8 @@ meta key           FITS keyword                          meaning
 ``dlacnn_version`` ``DLACNN_V``                          always the writing version
 ``model_name``     ``MODEL``                             model name
 ``model_sha256``   ``MODELSHA``                          sha256 of the model file
+``stage2_sha256``  ``STG2SHA``                           sha256 of the absorber-level model
+``engine``         ``ENGINE``                            inference engine (keras or onnx)
 ``created``        ``DATE``                              UTC ISO time (default now)
 ``command``        ``COMMAND`` (long-string ``CONTINUE``) command line
 ``thresholds``     ``HIERARCH DLACNN THRESH <name>``     dict of name -> number

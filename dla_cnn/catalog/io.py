@@ -41,6 +41,7 @@ _META_KEYWORDS = {
     "model_name": "MODEL",
     "model_sha256": "MODELSHA",
     "stage2_sha256": "STG2SHA",
+    "engine": "ENGINE",
     "created": "DATE",
     "command": "COMMAND",
 }
@@ -49,6 +50,7 @@ _META_COMMENTS = {
     "MODEL": "model name",
     "MODELSHA": "sha256 of the model file",
     "STG2SHA": "sha256 of the absorber-level model file",
+    "ENGINE": "inference engine (keras or onnx)",
     "DATE": "UTC creation time",
     "COMMAND": "command line",
 }

@@ -53,6 +53,9 @@ def scan(
                                                    help="Report absorbers at or above this confidence (default: the model's, 0.5 for "
                                                         "the packaged finder; 0 keeps every candidate)."),
     single_stage: bool = typer.Option(False, "--single-stage", help="Skip the absorber-level stage (per-pixel votes decide)."),
+    engine: Optional[str] = typer.Option(None, "--engine",
+                                         help="Inference engine: auto (default: ONNX Runtime where the model has an "
+                                              "export, else Keras), keras or onnx. $DLA_CNN_ENGINE sets the default."),
 ) -> None:
     """Find absorbers in one or many spectra and print (and optionally write) the catalog."""
     _for_inference()
@@ -61,7 +64,7 @@ def scan(
     from dla_cnn.scan.pipeline import Scanner
 
     try:
-        scanner = Scanner(model, _detect_config(min_confidence, single_stage))
+        scanner = Scanner(model, _detect_config(min_confidence, single_stage), engine=engine)
         results = list(scanner.scan(iter_spectra(paths, z_qso=z_qso, quasar_catalog=quasar_catalog,
                                                  engine=fits_engine()),
                                     keep_curves=plot_dir is not None))
@@ -113,6 +116,9 @@ def catalog(
                                                    help="Report absorbers at or above this confidence (default: the model's, 0.5 for "
                                                         "the packaged finder; 0 keeps every candidate)."),
     single_stage: bool = typer.Option(False, "--single-stage", help="Skip the absorber-level stage (per-pixel votes decide)."),
+    engine: Optional[str] = typer.Option(None, "--engine",
+                                         help="Inference engine: auto (default: ONNX Runtime where the model has an "
+                                              "export, else Keras), keras or onnx. $DLA_CNN_ENGINE sets the default."),
 ) -> None:
     """Build a DLA catalog over many sightlines (resumable; local cores or Dask)."""
     _for_inference()
@@ -129,7 +135,8 @@ def catalog(
             res = build_catalog(source, out_path, model, spectra_dir, workers, resume, scheduler, shard_size,
                                 batch_size, detect=_detect_config(min_confidence, single_stage), progress=step,
                                 command=_command_line(),
-                                fmt="ecsv" if str(out_path).endswith(".ecsv") else "fits", restart=restart)
+                                fmt="ecsv" if str(out_path).endswith(".ecsv") else "fits", restart=restart,
+                                engine=engine)
     except DlaCnnError as err:
         _fail(err)
     dt = time.perf_counter() - t0

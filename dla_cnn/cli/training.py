@@ -198,3 +198,31 @@ def train_absorber(
         _fail(err)
     out.print(f"wrote {path} (two-stage finder): calibration on {summary['n_candidates']} candidates, "
               f"z error scale {cal.z_err_scale:.2f}, log N error scale {cal.nhi_err_scale:.2f}")
+
+
+@app.command("export-onnx")
+def export_onnx_cmd(
+    model: Path = typer.Argument(..., help="Finder .keras file (or packaged model name) to export."),
+    tolerance: float = typer.Option(1e-3, "--tolerance", help="Largest accepted difference of the raw outputs."),
+) -> None:
+    """Export a finder's networks to ONNX (NAME.onnx, NAME_absorber.onnx) for scanning without Keras."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from dla_cnn.backend import import_keras
+
+    import_keras()
+    from dla_cnn.assets import resolve_model
+    from dla_cnn.model.export import export_onnx
+
+    try:
+        path = resolve_model(model)
+        section = export_onnx(path, tolerance=tolerance)
+    except DlaCnnError as err:
+        _fail(err)
+    for key in ("stage1", "stage2"):
+        if key in section:
+            e = section[key]
+            out.print(f"wrote {path.with_name(e['file'])} (largest difference from Keras {e['max_abs_diff']:.2g})",
+                      highlight=False)
+    out.print(f"recorded in {path.with_name(path.name[:-len('.keras')] + '.card.json')}", highlight=False)

@@ -26,27 +26,10 @@ from dla_cnn.assets import sha256_of
 from dla_cnn.backend import load_saved_model
 from dla_cnn.exceptions import AssetError, ConfigError, describe
 from dla_cnn.model.presets import PRESETS, config_from_dict, preset_config
+from dla_cnn.modelcard import card_path, read_card  # noqa: F401 - re-exported
 
 OUTPUT_CONVENTION = ("raw outputs [logit, offset_px, log_nhi - 20.5]; prob = sigmoid(logit); "
                      "fcn: (batch, pixels, 3), parks2018: (batch, 3) for the window's central pixel")
-
-
-def card_path(model_path: str | Path) -> Path:
-    """``NAME.card.json`` beside ``NAME.keras``.
-
-    Parameters
-    ----------
-    model_path : str or Path
-        The model file (``NAME.keras``; a name without that suffix is used whole).
-
-    Returns
-    -------
-    Path
-        The card's path, in the model file's directory; the file need not exist.
-    """
-    p = Path(model_path)
-    stem = p.name[: -len(".keras")] if p.name.endswith(".keras") else p.name
-    return p.with_name(stem + ".card.json")
 
 
 def inference_copy(model: keras.Model) -> keras.Model:
@@ -137,36 +120,6 @@ def write_card(model_path: str | Path, card: dict) -> Path:
     """
     return write_text_atomic(card_path(model_path),
                              json.dumps(_plain(card), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
-
-
-def read_card(model_path: str | Path) -> dict:
-    """The card of a model file; :class:`AssetError` if missing or corrupt.
-
-    Parameters
-    ----------
-    model_path : str or Path
-        The model file (``NAME.keras``) whose ``NAME.card.json`` is read.
-
-    Returns
-    -------
-    dict
-        The card as parsed from JSON; it is guaranteed to have a ``preset`` key.
-
-    Raises
-    ------
-    AssetError
-        If the card is missing, not valid JSON, or not a dict with a ``preset``.
-    """
-    cp = card_path(model_path)
-    if not cp.exists():
-        raise AssetError(f"{cp}: model card missing (every model needs NAME.card.json beside NAME.keras)")
-    try:
-        card = json.loads(cp.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise AssetError(f"{cp}: corrupt model card ({describe(err, 120)})") from None
-    if not isinstance(card, dict) or "preset" not in card:
-        raise AssetError(f"{cp}: not a dla-cnn model card (no 'preset')")
-    return card
 
 
 def _expected_input(card: dict, path: Path) -> tuple:

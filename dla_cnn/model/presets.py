@@ -38,10 +38,9 @@ import keras
 from keras import layers, ops, regularizers
 
 from dla_cnn import grid
+from dla_cnn.constants import LOG_NHI_PIVOT
 from dla_cnn.exceptions import ConfigError
 
-LOG_NHI_PIVOT = 20.5
-"""The log N_HI head predicts the difference from this value."""
 
 
 # --------------------------------------------------------------------------- configs

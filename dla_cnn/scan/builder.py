@@ -133,13 +133,14 @@ def _shard_rows(scanner: Scanner, prepared: list[Prepared]) -> dict:
 
 
 @lru_cache(maxsize=2)
-def _worker_scanner(model_path: str, detect_json: str, batch_size: int) -> Scanner:
-    return Scanner(model_path or None, DetectConfig(**json.loads(detect_json)), batch_size)
+def _worker_scanner(model_path: str, detect_json: str, batch_size: int, engine: str | None = None) -> Scanner:
+    return Scanner(model_path or None, DetectConfig(**json.loads(detect_json)), batch_size, engine)
 
 
-def process_shard(tasks: list[Task], model_path: str, detect_json: str, batch_size: int = 128) -> dict:
+def process_shard(tasks: list[Task], model_path: str, detect_json: str, batch_size: int = 128,
+                  engine: str | None = None) -> dict:
     """Read, scan and detect one shard in this process (the unit of work on Dask)."""
-    scanner = _worker_scanner(model_path, detect_json, batch_size)
+    scanner = _worker_scanner(model_path, detect_json, batch_size, engine)
     prepared = [p for t in tasks for p in prepare_task(t)]
     return _shard_rows(scanner, prepared)
 
@@ -163,6 +164,7 @@ def build_catalog(
     command: str = "",
     fmt: str = "fits",
     restart: bool = False,
+    engine: str | None = None,
 ) -> dict:
     """Scan every sightline of ``source`` and write a catalog.
 
@@ -190,6 +192,8 @@ def build_catalog(
     restart : bool
         Discard the checkpoints of an unfinished run.  Without it (or ``resume``) such
         checkpoints are an error rather than silently thrown away.
+    engine : str, optional
+        Inference engine (``keras``, ``onnx`` or ``auto``; see :class:`~dla_cnn.scan.pipeline.Scanner`).
 
     Returns
     -------
@@ -216,7 +220,7 @@ def build_catalog(
         return {**_summary(_written_paths(out, fmt), absorbers, sightlines), "already_finished": True}
     tasks = enumerate_tasks(source, spectra_dir)
     shards = [tasks[i: i + shard_size] for i in range(0, len(tasks), shard_size)]
-    scanner = Scanner(model_path, detect, batch_size)  # on Dask too: the header's provenance comes from it
+    scanner = Scanner(model_path, detect, batch_size, engine)  # on Dask too: the header's provenance comes from it
     mpath = str(scanner.model_path if scanner else (model_path or ""))
     manifest = {"source": str(Path(source).resolve()), "n_tasks": len(tasks), "shard_size": shard_size,
                 "model": mpath, "detect": asdict(detect),
@@ -250,7 +254,7 @@ def build_catalog(
             progress(done, total)
 
     if scheduler:
-        _run_dask(scheduler, shards, pending, finish, mpath, detect, batch_size)
+        _run_dask(scheduler, shards, pending, finish, mpath, detect, batch_size, scanner.engine)
     elif workers > 1 and pending:
         ctx = mp.get_context("spawn")
         with ctx.Pool(workers) as pool:
@@ -298,7 +302,8 @@ def _summary(paths: list[Path], absorbers, sightlines) -> dict:
             "n_dla": int((types == "DLA").sum()), "n_subdla": int((types == "SUBDLA").sum())}
 
 
-def _run_dask(scheduler: str, shards, pending, finish, model_path: str, detect: DetectConfig, batch_size: int) -> None:
+def _run_dask(scheduler: str, shards, pending, finish, model_path: str, detect: DetectConfig, batch_size: int,
+              engine: str | None = None) -> None:
     try:
         from dask.distributed import Client, as_completed
     except ImportError:  # pragma: no cover - optional dependency
@@ -313,7 +318,7 @@ def _run_dask(scheduler: str, shards, pending, finish, model_path: str, detect: 
         for i in pending:
             absolute = [replace(t, file=os.path.abspath(t.file)) for t in shards[i]]
             spelled = {a.file: t.file for a, t in zip(absolute, shards[i])}
-            futures[client.submit(process_shard, absolute, model_path, detect_json, batch_size, pure=False)] = (i, spelled)
+            futures[client.submit(process_shard, absolute, model_path, detect_json, batch_size, engine, pure=False)] = (i, spelled)
         for fut in as_completed(futures):
             i, spelled = futures[fut]
             rows = fut.result()

@@ -144,21 +144,37 @@ class Scanner:
         when it has one) and ``min_confidence`` for both kinds of model.
     batch_size : int
         Sightlines per inference batch.
+    engine : str, optional
+        ``keras``, ``onnx`` or ``auto`` (:mod:`dla_cnn.runtime`; default: the environment's
+        ``DLA_CNN_ENGINE``, else ``auto``: the ONNX graphs where the finder has them and
+        onnxruntime is installed, without importing Keras).
     """
 
-    def __init__(self, model_path: str | Path | None = None, detect: DetectConfig = DetectConfig(), batch_size: int = 128):
+    def __init__(self, model_path: str | Path | None = None, detect: DetectConfig = DetectConfig(), batch_size: int = 128,
+                 engine: str | None = None):
         from dla_cnn.absorber.load import load_stage
         from dla_cnn.assets import resolve_model
-        from dla_cnn.model import load_model
+        from dla_cnn.modelcard import read_card
+        from dla_cnn.runtime import choose_engine
 
         self.model_path = resolve_model(model_path)
-        self.model, self.card = load_model(self.model_path)
+        self.engine = choose_engine(engine, read_card(self.model_path), self.model_path)
+        stage_network = None
+        if self.engine == "onnx":
+            from dla_cnn.runtime import load_onnx_finder
+
+            self.card = read_card(self.model_path)
+            self.model, stage_network = load_onnx_finder(self.model_path, self.card)
+        else:
+            from dla_cnn.model import load_model
+
+            self.model, self.card = load_model(self.model_path)
         self.calibration = Calibration.from_dict(self.card.get("calibration"))
         # the vote unit and the flux clip come from the model's card, not from this module
         self.contract = InputContract.from_card(self.card)
         self.contract.check_inputs(str(self.model_path))
         votes = self.contract.perfect_votes
-        self.stage = load_stage(self.model_path, self.card) if detect.two_stage else None
+        self.stage = load_stage(self.model_path, self.card, stage_network) if detect.two_stage else None
         if self.stage is not None:
             self.stage.cfg = replace(self.stage.cfg, proposal=replace(self.stage.cfg.proposal, perfect_votes=votes))
         self.detect = replace(detect, perfect_votes=votes)
@@ -176,6 +192,10 @@ class Scanner:
 
     def predict(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Per-pixel prob, offset and log N_HI for a stack of windows (n, 1748, 2)."""
+        if self.engine == "onnx":
+            from dla_cnn.inference import decode_outputs, predict_raw
+
+            return decode_outputs(predict_raw(self.model, np.asarray(inputs, dtype=np.float32), self.batch_size))
         from dla_cnn.model import predict_windows
 
         return predict_windows(self.model, inputs, batch_size=self.batch_size)
@@ -241,4 +261,5 @@ class Scanner:
                           "min_votes": d.min_votes, "min_separation": d.min_separation,
                           "dla_min_log_nhi": DLA_MIN_LOG_NHI}
         return {"model_name": self.model_name, "model_sha256": self.model_sha256, "command": command,
-                "stage2_sha256": self.stage.sha256 if self.stage is not None else None, "thresholds": thresholds}
+                "stage2_sha256": self.stage.sha256 if self.stage is not None else None, "engine": self.engine,
+                "thresholds": thresholds}

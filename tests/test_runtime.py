@@ -1,0 +1,138 @@
+"""ONNX Runtime engine: export, checks against the card, and scans that match Keras's."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dla_cnn.assets import default_model_path
+from dla_cnn.exceptions import AssetError, ConfigError
+from dla_cnn.modelcard import read_card
+from dla_cnn.runtime import choose_engine, load_onnx_finder, onnxruntime_installed
+
+pytestmark = pytest.mark.skipif(not onnxruntime_installed(), reason="onnxruntime not installed")
+
+SAMPLE = sorted(Path(default_model_path()).parents[1].glob("sample/spec-*.fits.gz"))
+
+
+def _copy_finder(tmp_path: Path) -> Path:
+    src = Path(default_model_path())
+    stem = src.name[: -len(".keras")]
+    for f in src.parent.glob(f"{stem}*"):
+        shutil.copy(f, tmp_path / f.name)
+    return tmp_path / src.name
+
+
+def test_engine_choice_follows_the_card_and_the_request(tmp_path):
+    card = {"preset": "fcn", "onnx": {"stage1": {"file": "x.onnx"}}}
+    assert choose_engine("auto", card, "m") == "onnx"
+    assert choose_engine("keras", card, "m") == "keras"
+    assert choose_engine("auto", {"preset": "fcn"}, "m") == "keras"  # no export: Keras, silently
+    assert choose_engine("auto", {"preset": "parks2018", "onnx": card["onnx"]}, "m") == "keras"
+    with pytest.raises(AssetError, match="no ONNX export"):
+        choose_engine("onnx", {"preset": "fcn"}, "m.keras")
+    with pytest.raises(ConfigError, match="unknown inference engine 'tpu'"):
+        choose_engine("tpu", card, "m")
+    os.environ["DLA_CNN_ENGINE"] = "keras"
+    try:
+        assert choose_engine(None, card, "m") == "keras"
+    finally:
+        del os.environ["DLA_CNN_ENGINE"]
+
+
+def test_packaged_finder_has_an_export_that_scans_like_keras():
+    from dla_cnn.io import read_spectrum
+    from dla_cnn.scan.pipeline import Scanner
+
+    card = read_card(default_model_path())
+    assert card["onnx"]["stage1"]["source_sha256"] == card["sha256"]
+    assert card["onnx"]["stage2"]["source_sha256"] == card["stage2"]["sha256"]
+    items = [s for f in SAMPLE for s in read_spectrum(f)]
+    fast, ref = Scanner(engine="onnx"), Scanner(engine="keras")
+    assert (fast.engine, ref.engine) == ("onnx", "keras")
+    a, b = list(fast.scan(items)), list(ref.scan(items))
+    n = 0
+    for ra, rb in zip(a, b):
+        assert ra.status == rb.status
+        assert len(ra.detections) == len(rb.detections), ra.row["sightline_id"]
+        for x, y in zip(ra.detections, rb.detections):
+            n += 1
+            assert x.type == y.type
+            assert x.z_abs == pytest.approx(y.z_abs, abs=1e-6)
+            assert x.log_nhi == pytest.approx(y.log_nhi, abs=1e-3)
+            assert x.confidence == pytest.approx(y.confidence, abs=1e-3)
+    assert n >= 5
+    assert fast.catalog_meta()["engine"] == "onnx"
+
+
+def test_cli_scan_on_onnx_does_not_import_keras(tmp_path):
+    code = ("import sys; from dla_cnn.cli import app; "
+            "sys.argv = ['dla-cnn', 'scan', sys.argv[1], '--engine', 'onnx']\n"
+            "try:\n    app()\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('KERAS', 'keras' in sys.modules, 'TF', 'tensorflow' in sys.modules, 'JAX', 'jax' in sys.modules)\n"
+            "sys.exit(code)")
+    res = subprocess.run([sys.executable, "-c", code, str(SAMPLE[0])], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "KERAS False TF False JAX False" in res.stdout
+    assert "absorbers found" in res.stdout or "no absorbers found" in res.stdout
+
+
+def test_altered_or_stale_graphs_are_refused(tmp_path):
+    model = _copy_finder(tmp_path)
+    card = read_card(model)
+    load_onnx_finder(model, card)  # the copy loads
+    graph = tmp_path / card["onnx"]["stage2"]["file"]
+    data = graph.read_bytes()
+    graph.write_bytes(data + b"\0")
+    with pytest.raises(AssetError, match="sha256 differs"):
+        load_onnx_finder(model, card)
+    graph.write_bytes(data)
+    stale = json.loads(json.dumps(card))
+    stale["sha256"] = "0" * 64  # the card now describes another Keras file
+    with pytest.raises(AssetError, match="exported from another"):
+        load_onnx_finder(model, stale)
+    (tmp_path / card["onnx"]["stage1"]["file"]).unlink()
+    with pytest.raises(AssetError, match="not found"):
+        load_onnx_finder(model, card)
+
+
+@pytest.mark.slow
+def test_export_writes_checked_graphs_into_the_card(tmp_path):
+    pytest.importorskip("tf2onnx")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("export runs on the TensorFlow backend")
+    from dla_cnn.model.export import export_onnx
+    from dla_cnn.scan.pipeline import Scanner
+
+    model = _copy_finder(tmp_path)
+    for f in tmp_path.glob("*.onnx"):
+        f.unlink()
+    card = read_card(model)
+    del card["onnx"]
+    (tmp_path / model.name.replace(".keras", ".card.json")).write_text(json.dumps(card))
+    assert Scanner(model).engine == "keras"  # no export yet: auto falls back
+    section = export_onnx(model)
+    assert section["stage1"]["max_abs_diff"] < 1e-3 and section["stage2"]["max_abs_diff"] < 1e-3
+    assert read_card(model)["onnx"]["stage1"]["sha256"] == section["stage1"]["sha256"]
+    assert Scanner(model).engine == "onnx"
+    x = np.ones((2, 1748, 2), np.float32)
+    net, _ = load_onnx_finder(model, read_card(model))
+    assert net.predict_on_batch(x).shape == (2, 1748, 3)
+
+
+def test_cli_rejects_an_unknown_engine(tmp_path):
+    from typer.testing import CliRunner
+
+    from dla_cnn.cli import app
+
+    res = CliRunner().invoke(app, ["scan", str(SAMPLE[0]), "--engine", "tpu"])
+    assert res.exit_code != 0
+    assert "unknown inference engine 'tpu'" in res.output
