@@ -24,7 +24,9 @@ Sections (each prints a markdown table ready for RESULTS.md):
    PSS splits them.
 3. Inference + detection alone: the first ``--infer-n`` files prepared through
    ``prepare_task`` (the builder's path; its rate in one process is printed too), then
-   ``Scanner.scan_prepared`` (both stages of the packaged finder) in the builder's batches.
+   ``Scanner.scan_prepared`` (both stages of the packaged finder) in the builder's batches,
+   on Keras (``KERAS_BACKEND``) and, where the finder has an ONNX export, on ONNX Runtime.
+   Sections 2 and 4 use the scanner's default engine (``auto``; ``DLA_CNN_ENGINE`` sets it).
 4. Memory along a stream: ``build_catalog`` (2 workers) over ``--stream`` tasks, a
    directory of symbolic links that lists the simulated files again and again; the
    process tree's memory at every 10,000 sightlines, and the wall time of the whole
@@ -499,29 +501,37 @@ def bench_inference(files: list[Path], model: str | None, passes: int) -> dict:
     prepared = [p for f in files for p in prepare_task(Task(str(f)))]
     prep_s = time.perf_counter() - t0
     n_ok = sum(p.inputs is not None for p in prepared)
-    scanner = Scanner(model)  # the builder's defaults: DetectConfig(), batch size 128
-    bs = scanner.batch_size
-    scanner.scan_prepared(prepared[:bs])  # warm-up (graph tracing), not timed
-    n_det = 0
-    t0 = time.perf_counter()
-    for _ in range(max(1, passes)):
-        for i in range(0, len(prepared), bs):
-            n_det += sum(len(r.detections) for r in scanner.scan_prepared(prepared[i:i + bs]))
-    dt = time.perf_counter() - t0
-    n = len(prepared) * max(1, passes)
-    rate = n / dt
-    stage = "two-stage" if scanner.stage is not None else "one-stage"
+    from dla_cnn.assets import resolve_model
+    from dla_cnn.modelcard import read_card
+    from dla_cnn.runtime import choose_engine
+
+    path = resolve_model(model)
+    engines = ["keras"] + (["onnx"] if choose_engine("auto", read_card(path), path) == "onnx" else [])
+    rows, n, n_det, stage = [], len(prepared) * max(1, passes), 0, ""
+    for engine in engines:
+        scanner = Scanner(model, engine=engine)  # the builder's defaults: DetectConfig(), batch size 128
+        bs = scanner.batch_size
+        scanner.scan_prepared(prepared[:bs])  # warm-up (graph tracing), not timed
+        n_det = 0
+        t0 = time.perf_counter()
+        for _ in range(max(1, passes)):
+            for i in range(0, len(prepared), bs):
+                n_det += sum(len(r.detections) for r in scanner.scan_prepared(prepared[i:i + bs]))
+        dt = time.perf_counter() - t0
+        stage = "two-stage" if scanner.stage is not None else "one-stage"
+        rows.append((engine, bs, dt, n / dt, n_det // max(1, passes)))
     print(f"\n## Inference + detection alone: {len(prepared)} simulated sightlines with absorbers "
           f"({n_ok} searched), {max(1, passes)} timed pass{'es' if passes > 1 else ''}\n")
-    print("| step | sightlines | s | sightlines/s |")
-    print("|---|---:|---:|---:|")
+    print("| step | sightlines | s | sightlines/s | detections per pass |")
+    print("|---|---:|---:|---:|---:|")
     print(f"| read + prepare (`prepare_task`, 1 process, warm cache) | {len(prepared)} | {prep_s:.1f} | "
-          f"{len(prepared) / prep_s:.0f} |")
-    print(f"| `Scanner.scan_prepared`, {stage}, batch {bs} | {n} | {dt:.1f} | {rate:.0f} |")
-    print(f"\n{n_det // max(1, passes)} detections per pass; the model runs in this one process "
-          f"(its own threads); start-up and the warm-up batch are not timed.")
-    return {"n": len(prepared), "n_ok": n_ok, "prepare_rate": len(prepared) / prep_s, "rate": rate, "batch": bs,
-            "finder": stage}
+          f"{len(prepared) / prep_s:.0f} | |")
+    for engine, bs, dt, rate, det in rows:
+        label = "Keras (" + os.environ.get("KERAS_BACKEND", "tensorflow") + ")" if engine == "keras" else "ONNX Runtime"
+        print(f"| `Scanner.scan_prepared`, {stage}, batch {bs}, {label} | {n} | {dt:.1f} | {rate:.0f} | {det} |")
+    print("\nThe models run in this one process (their own threads); start-up and the warm-up batch are not timed.")
+    return {"n": len(prepared), "n_ok": n_ok, "prepare_rate": len(prepared) / prep_s, "rate": rows[-1][3],
+            "rates": {r[0]: r[3] for r in rows}, "batch": rows[-1][1], "finder": stage}
 
 
 # --------------------------------------------------------------------------- 4. stream
