@@ -109,7 +109,7 @@ def infer(run: Path, n: int, batches: list[int], reps: int) -> dict:
     with h5py.File(run / "model.heldout.h5", "r") as f:
         rows = np.flatnonzero(f["split"][:] == 2)[:512]
         base = f["inputs"][: rows[-1] + 1][rows]
-    scanner = Scanner(run / "model.keras", DetectConfig(two_stage=False))
+    scanner = Scanner(run / "model.keras", DetectConfig(two_stage=False), engine="keras")  # the GPU runs Keras (JAX)
     out = {"devices": _devices(), "by_batch": []}
     for b in batches:
         m = max(b, n // b * b)
