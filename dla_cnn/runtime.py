@@ -61,6 +61,8 @@ class OnnxNetwork:
         opts.intra_op_num_threads = int(threads or os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # idle threads sleep instead of spinning: catalog runs share the cores with reader processes
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own types for a bad graph
