@@ -147,7 +147,9 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
     card = json.loads((tmp_path / "finder.card.json").read_text())
     assert card["stage2"]["file"] == "finder_absorber.keras" and card["stage2"]["stage_config"]["min_confidence"] == 0.4
     assert card["stage2"]["calibration"]["fitted"] and card["stage2"]["training"]["n_train"] > 24
+    assert "onnx" not in card  # the packaged per-pixel model's export does not describe the new finder
     scanner = Scanner(out)
+    assert scanner.engine == "keras"
     assert scanner.stage is not None and scanner.min_confidence == 0.4
     files = sorted(sample_spectra_dir().glob("spec-*.fits.gz"))[:3]
     from dla_cnn.io import iter_spectra

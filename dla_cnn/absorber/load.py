@@ -97,6 +97,7 @@ def save_two_stage(stage1_path: str | Path, out_path: str | Path, absorber_model
 
     stage1_path, out_path = Path(stage1_path), Path(out_path)
     card = read_card(stage1_path)
+    card.pop("onnx", None)  # a new finder: its graphs are exported afresh (dla-cnn export-onnx)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if stage1_path.resolve() != out_path.resolve():
         with atomic_path(out_path, ".keras") as tmp:
