@@ -52,12 +52,17 @@ def test_unknown_engine_stops_the_run_before_it_starts(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_catalog_with_reader_processes_is_the_same(tmp_path):
+@pytest.mark.parametrize("engine", ["onnx", "keras"])
+def test_catalog_with_reader_processes_is_the_same(tmp_path, engine):
     d = tmp_path / "spectra"
     d.mkdir()
     for p in SAMPLES[:20]:
         (d / p.name[: -len(".gz")]).write_bytes(gzip.decompress(p.read_bytes()))
     one, two = tmp_path / "one.fits", tmp_path / "two.fits"
-    build_catalog(d, one, shard_size=6)
-    build_catalog(d, two, shard_size=6, workers=2)  # the next shard is read while one is scanned
+    build_catalog(d, one, shard_size=6, engine=engine)
+    # the next shard is read while one is scanned; on ONNX the readers also run the per-pixel network
+    build_catalog(d, two, shard_size=6, workers=2, engine=engine)
     assert_same_catalog(one, two)
+    from astropy.io import fits
+
+    assert fits.getheader(two, "ABSORBERS").get("ENGINE", fits.getheader(two, 0).get("ENGINE")) == engine

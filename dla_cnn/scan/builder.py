@@ -22,7 +22,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +125,32 @@ def prepare_task(task: Task) -> list[Prepared]:
             row["ra"], row["dec"] = float(task.ra), float(task.dec)
         out.append(p)
     return out
+
+
+@lru_cache(maxsize=2)
+def _reader_network(graph: str):
+    """The per-pixel ONNX graph in a reader process (one thread: the processes share the cores)."""
+    from dla_cnn.runtime import OnnxNetwork
+
+    return OnnxNetwork(graph, threads=1)
+
+
+def prepare_and_predict(tasks: list[Task], graph: str, batch_size: int = 64) -> list[Prepared]:
+    """Read and normalise the sightlines of ``tasks`` and run the per-pixel network on them.
+
+    Catalog readers on the ONNX engine call this: the main process then runs only the
+    absorber-level stage.  ``graph`` is the per-pixel ONNX graph, already checked against
+    the model card by the main process.
+    """
+    from dla_cnn.inference import decode_outputs, predict_raw
+
+    prepared = [p for t in tasks for p in prepare_task(t)]
+    ok = [p for p in prepared if p.inputs is not None]
+    if ok:
+        pred = decode_outputs(predict_raw(_reader_network(graph), np.stack([p.inputs for p in ok]), batch_size))
+        for j, p in enumerate(ok):
+            p.pred = {k: v[j] for k, v in pred.items()}
+    return prepared
 
 
 def _shard_rows(scanner: Scanner, prepared: list[Prepared]) -> dict:
@@ -257,13 +283,22 @@ def build_catalog(
         _run_dask(scheduler, shards, pending, finish, mpath, detect, batch_size, scanner.engine)
     elif workers > 1 and pending:
         ctx = mp.get_context("spawn")
+        graph = scanner.stage1_graph()
+
+        def submit(pool, shard):
+            if graph is None:
+                return pool.map_async(prepare_task, shard, chunksize=8)
+            # on ONNX the readers also run the per-pixel network, 16 files at a time
+            chunks = [shard[j: j + 16] for j in range(0, len(shard), 16)]
+            return pool.map_async(partial(prepare_and_predict, graph=graph), chunks, chunksize=1)
+
         with ctx.Pool(workers) as pool:
             # the workers read the next shard while this process scans the current one
-            ahead = pool.map_async(prepare_task, shards[pending[0]], chunksize=8)
+            ahead = submit(pool, shards[pending[0]])
             for k, i in enumerate(pending):
                 current = ahead
                 if k + 1 < len(pending):
-                    ahead = pool.map_async(prepare_task, shards[pending[k + 1]], chunksize=8)
+                    ahead = submit(pool, shards[pending[k + 1]])
                 prepared = [p for ps in current.get() for p in ps]
                 finish(i, _shard_rows(scanner, prepared))
     else:

@@ -45,6 +45,9 @@ class Prepared:
     sightline: Sightline | None = None
     view: object | None = None
     """:class:`~dla_cnn.absorber.crops.ExtendedView` for the absorber-level stage."""
+    pred: dict | None = None
+    """Per-pixel ``prob``, ``offset`` and ``log_nhi`` when the process that prepared the
+    sightline already ran the per-pixel network (catalog readers on the ONNX engine)."""
 
 
 @dataclass
@@ -182,6 +185,12 @@ class Scanner:
         default = self.stage.cfg.min_confidence if self.stage else 0.0
         self.min_confidence = float(default if detect.min_confidence is None else detect.min_confidence)
 
+    def stage1_graph(self) -> str | None:
+        """Path of the per-pixel ONNX graph (checked at load) on the ONNX engine, else None."""
+        if self.engine != "onnx":
+            return None
+        return str(self.model_path.parent / self.card["onnx"]["stage1"]["file"])
+
     @property
     def model_name(self) -> str:
         return str(self.card.get("name", self.model_path.stem))
@@ -206,7 +215,10 @@ class Scanner:
         todo = [i for i, p in enumerate(prepared) if p.inputs is not None]
         if not todo:
             return results
-        pred = self.predict(np.stack([prepared[i].inputs for i in todo]))
+        if all(prepared[i].pred is not None for i in todo):
+            pred = {k: np.stack([prepared[i].pred[k] for i in todo]) for k in ("prob", "offset", "log_nhi")}
+        else:
+            pred = self.predict(np.stack([prepared[i].inputs for i in todo]))
         if self.stage is not None:
             found = self._two_stage(prepared, todo, pred)
         else:
