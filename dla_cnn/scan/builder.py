@@ -8,7 +8,8 @@ sightline: finished shards are skipped, a shard in flight is redone.  When all s
 done they are merged, in order, into the catalog.
 
 Locally, worker processes read and normalise spectra while the main process runs batched
-inference; on Dask (``scheduler=ADDRESS``) each task processes a whole shard with a model
+inference; on the ONNX engine the workers also run the per-pixel network (one thread each)
+and the main process the absorber-level stage, which balances the two cores.  On Dask (``scheduler=ADDRESS``) each task processes a whole shard with a model
 loaded once per worker.  Spectra are read with fitsio where it is installed
 (``DLA_CNN_FITS_ENGINE=astropy`` reads them with astropy: the same values, slower).
 """
