@@ -17,7 +17,8 @@ import numpy as np
 from dla_cnn.constants import LOG_NHI_PIVOT
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, written with tanh (no overflow for large ``|x|``)."""
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
@@ -37,7 +38,7 @@ def decode_outputs(raw: np.ndarray) -> dict[str, np.ndarray]:
         shape of ``raw`` without its last axis.
     """
     raw = np.asarray(raw, dtype=np.float32)
-    return {"prob": _sigmoid(raw[..., 0]), "offset": raw[..., 1], "log_nhi": raw[..., 2] + np.float32(LOG_NHI_PIVOT)}
+    return {"prob": sigmoid(raw[..., 0]), "offset": raw[..., 1], "log_nhi": raw[..., 2] + np.float32(LOG_NHI_PIVOT)}
 
 
 def _bucket(n: int, cap: int) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from dla_cnn.constants import LOG_NHI_PIVOT
+from dla_cnn.inference import sigmoid
 
 REAL_RADIUS_PX = 30.0
 """A candidate is real when a true absorber's Ly-alpha centre is within this many pixels."""
@@ -22,10 +23,6 @@ OFFSET_SCALE = 10.0
 """The offset head works in units of this many pixels."""
 INPUT_NAMES = ("lya", "lyb", "ll", "scalars")
 """The model's inputs, in order (the crops of :mod:`dla_cnn.absorber.crops`)."""
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def decode_absorber_outputs(raw) -> dict:
@@ -48,7 +45,7 @@ def decode_absorber_outputs(raw) -> dict:
     """
     raw = np.asarray(raw, dtype=np.float64)
     return {
-        "p_real": _sigmoid(raw[:, 0]), "p_dla": _sigmoid(raw[:, 1]),
+        "p_real": sigmoid(raw[:, 0]), "p_dla": sigmoid(raw[:, 1]),
         "offset": raw[:, 2] * OFFSET_SCALE, "offset_err": np.exp(np.clip(raw[:, 3], -4, 3)) * OFFSET_SCALE,
         "log_nhi": raw[:, 4] + LOG_NHI_PIVOT, "log_nhi_err": np.exp(np.clip(raw[:, 5], -4, 3)),
     }
