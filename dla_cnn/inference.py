@@ -73,3 +73,23 @@ def predict_raw(model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
             xb = np.concatenate([xb, np.zeros((size - len(xb), *xb.shape[1:]), dtype=xb.dtype)])
         out.append(np.asarray(model.predict_on_batch(xb))[: min(batch_size, n - i)])
     return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def predict_pixels(model, inputs: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Per-pixel ``prob``, ``offset`` and ``log_nhi`` of a per-pixel (``fcn``) network.
+
+    Parameters
+    ----------
+    model : keras.Model or dla_cnn.runtime.OnnxNetwork
+        A network with one output per pixel.
+    inputs : ndarray (n, pixels, 2)
+        Window channels.
+    batch_size : int
+        Largest batch handed to the network.
+
+    Returns
+    -------
+    dict
+        :func:`decode_outputs` of the raw outputs, each (n, pixels).
+    """
+    return decode_outputs(predict_raw(model, np.asarray(inputs, dtype=np.float32), batch_size))

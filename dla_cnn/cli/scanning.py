@@ -39,6 +39,14 @@ def _print_absorbers(results) -> None:
         out.print(line, highlight=False, soft_wrap=True)
 
 
+# options shared by scan and catalog
+_MIN_CONFIDENCE_HELP = ("Report absorbers at or above this confidence (default: the model's, 0.5 for the packaged "
+                        "finder; 0 keeps every candidate).")
+_SINGLE_STAGE_HELP = "Skip the absorber-level stage (per-pixel votes decide)."
+_ENGINE_HELP = ("Inference engine: auto (default: ONNX Runtime where the model has an export, else Keras), keras "
+                "or onnx. $DLA_CNN_ENGINE sets the default.")
+
+
 @app.command()
 def scan(
     paths: list[str] = typer.Argument(..., help="Spectrum files, directories or globs."),
@@ -49,13 +57,9 @@ def scan(
     quasar_catalog: Optional[Path] = typer.Option(None, "--quasar-catalog",
                                                   help="Quasar catalog supplying z_qso (and the RA/Dec, THING_ID and "
                                                        "TARGETID the files lack)."),
-    min_confidence: Optional[float] = typer.Option(None, "--min-confidence",
-                                                   help="Report absorbers at or above this confidence (default: the model's, 0.5 for "
-                                                        "the packaged finder; 0 keeps every candidate)."),
-    single_stage: bool = typer.Option(False, "--single-stage", help="Skip the absorber-level stage (per-pixel votes decide)."),
-    engine: Optional[str] = typer.Option(None, "--engine",
-                                         help="Inference engine: auto (default: ONNX Runtime where the model has an "
-                                              "export, else Keras), keras or onnx. $DLA_CNN_ENGINE sets the default."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help=_MIN_CONFIDENCE_HELP),
+    single_stage: bool = typer.Option(False, "--single-stage", help=_SINGLE_STAGE_HELP),
+    engine: Optional[str] = typer.Option(None, "--engine", help=_ENGINE_HELP),
 ) -> None:
     """Find absorbers in one or many spectra and print (and optionally write) the catalog."""
     _for_inference()
@@ -112,13 +116,9 @@ def catalog(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address."),
     shard_size: int = typer.Option(256, "--shard-size", help="Sightlines per checkpoint."),
     batch_size: int = typer.Option(128, "--batch-size", help="Sightlines per inference batch."),
-    min_confidence: Optional[float] = typer.Option(None, "--min-confidence",
-                                                   help="Report absorbers at or above this confidence (default: the model's, 0.5 for "
-                                                        "the packaged finder; 0 keeps every candidate)."),
-    single_stage: bool = typer.Option(False, "--single-stage", help="Skip the absorber-level stage (per-pixel votes decide)."),
-    engine: Optional[str] = typer.Option(None, "--engine",
-                                         help="Inference engine: auto (default: ONNX Runtime where the model has an "
-                                              "export, else Keras), keras or onnx. $DLA_CNN_ENGINE sets the default."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help=_MIN_CONFIDENCE_HELP),
+    single_stage: bool = typer.Option(False, "--single-stage", help=_SINGLE_STAGE_HELP),
+    engine: Optional[str] = typer.Option(None, "--engine", help=_ENGINE_HELP),
 ) -> None:
     """Build a DLA catalog over many sightlines (resumable; local cores or Dask)."""
     _for_inference()

@@ -27,7 +27,7 @@ from dla_cnn.absorber.outputs import INPUT_NAMES
 from dla_cnn.assets import sha256_of
 from dla_cnn.atomic import atomic_path
 from dla_cnn.exceptions import AssetError, ConfigError
-from dla_cnn.model.card import load_model, read_card, write_card
+from dla_cnn.model.card import load_model, write_card
 
 
 def _export_one(model, out: Path) -> None:
@@ -119,7 +119,6 @@ def export_onnx(model_path: str | Path, tolerance: float = 1e-3, n_check: int = 
             out.unlink(missing_ok=True)
             raise AssetError(f"{out}: ONNX outputs differ from the Keras model's by {diff:.3g} (> {tolerance:g})")
         section[key] = {"file": out.name, "sha256": sha256_of(out), "source_sha256": source_sha, "max_abs_diff": diff}
-    card = read_card(model_path)
     card["onnx"] = section
     write_card(model_path, card)
     return section

@@ -143,12 +143,12 @@ def prepare_and_predict(tasks: list[Task], graph: str, batch_size: int = 64) -> 
     absorber-level stage.  ``graph`` is the per-pixel ONNX graph, already checked against
     the model card by the main process.
     """
-    from dla_cnn.inference import decode_outputs, predict_raw
+    from dla_cnn.inference import predict_pixels
 
     prepared = [p for t in tasks for p in prepare_task(t)]
     ok = [p for p in prepared if p.inputs is not None]
     if ok:
-        pred = decode_outputs(predict_raw(_reader_network(graph), np.stack([p.inputs for p in ok]), batch_size))
+        pred = predict_pixels(_reader_network(graph), np.stack([p.inputs for p in ok]), batch_size)
         for j, p in enumerate(ok):
             p.pred = {k: v[j] for k, v in pred.items()}
     return prepared

@@ -161,12 +161,13 @@ class Scanner:
         from dla_cnn.runtime import choose_engine
 
         self.model_path = resolve_model(model_path)
-        self.engine = choose_engine(engine, read_card(self.model_path), self.model_path)
+        card = read_card(self.model_path)
+        self.engine = choose_engine(engine, card, self.model_path)
         stage_network = None
         if self.engine == "onnx":
             from dla_cnn.runtime import load_onnx_finder
 
-            self.card = read_card(self.model_path)
+            self.card = card
             self.model, stage_network = load_onnx_finder(self.model_path, self.card)
         else:
             from dla_cnn.model import load_model
@@ -202,9 +203,9 @@ class Scanner:
     def predict(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Per-pixel prob, offset and log N_HI for a stack of windows (n, 1748, 2)."""
         if self.engine == "onnx":
-            from dla_cnn.inference import decode_outputs, predict_raw
+            from dla_cnn.inference import predict_pixels
 
-            return decode_outputs(predict_raw(self.model, np.asarray(inputs, dtype=np.float32), self.batch_size))
+            return predict_pixels(self.model, inputs, self.batch_size)
         from dla_cnn.model import predict_windows
 
         return predict_windows(self.model, inputs, batch_size=self.batch_size)
