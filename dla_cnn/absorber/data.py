@@ -29,6 +29,7 @@ from dla_cnn.atomic import atomic_path
 from dla_cnn import grid
 from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, extended_view, z_to_window_px
 from dla_cnn.absorber.outputs import REAL_MIN_LOG_NHI, REAL_RADIUS_PX
+from dla_cnn.constants import DLA_MIN_LOG_NHI, LOG_NHI_PIVOT
 from dla_cnn.absorber.stage import propose
 from dla_cnn.sightline import Sightline
 from dla_cnn.simulate.sightlines import SimulatorConfig, draw_dla_log_nhi, draw_z_qso, simulate_host
@@ -112,9 +113,9 @@ def label_candidates(centres: np.ndarray, truth: np.ndarray) -> np.ndarray:
     real = np.abs(off) <= REAL_RADIUS_PX
     log_n = cand[k, 1]
     out[:, 0] = real
-    out[:, 1] = real & (log_n >= 20.3)
+    out[:, 1] = real & (log_n >= DLA_MIN_LOG_NHI)
     out[:, 2] = np.where(real, off, 0.0)
-    out[:, 3] = np.where(real, log_n - 20.5, 0.0)
+    out[:, 3] = np.where(real, log_n - LOG_NHI_PIVOT, 0.0)
     return out
 
 
@@ -133,7 +134,7 @@ def candidate_centres(rng: np.random.Generator, sv: SimulatedView, proposals: np
     for t in real:
         parts.append(t[0] + rng.normal(0.0, cfg.jitter_px, cfg.n_jitter))
         parts.append(t[0] + rng.uniform(-REAL_RADIUS_PX, REAL_RADIUS_PX, 1))
-        if t[1] >= 20.3:
+        if t[1] >= DLA_MIN_LOG_NHI:
             parts.append(t[0] + np.log10(grid.LYB_REST / grid.LYA_REST) / grid.DLOGLAM + rng.normal(0, 3, 1))
             parts.append(t[0] + rng.choice([-1, 1]) * rng.uniform(35, 120, 1))  # beside a strong absorber
     for t in sv.truth[sv.truth[:, 1] >= 17.0] if len(sv.truth) else []:

@@ -25,6 +25,7 @@ import numpy as np
 
 from dla_cnn.absorber.outputs import INPUT_NAMES
 from dla_cnn.assets import sha256_of
+from dla_cnn.constants import LOG_NHI_PIVOT
 from dla_cnn.atomic import atomic_path
 from dla_cnn.exceptions import AssetError, ConfigError
 from dla_cnn.model.card import load_model, write_card
@@ -56,7 +57,7 @@ def _check_inputs(n: int, seed: int) -> tuple[np.ndarray, dict]:
     parts = []
     for v in views:
         curves = stage1_channels(rng.random(v.window.shape[0]), rng.random(v.window.shape[0]),
-                                 20.5 + rng.normal(0, 0.5, v.window.shape[0]))
+                                 LOG_NHI_PIVOT + rng.normal(0, 0.5, v.window.shape[0]))
         parts.append(cut_crops(v.view, curves, rng.uniform(100, v.window.shape[0] - 100, 4)))
     return windows, concat_crops(parts)
 

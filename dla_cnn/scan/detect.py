@@ -34,7 +34,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from dla_cnn import grid
-from dla_cnn.constants import DLA_MIN_LOG_NHI  # noqa: F401 - also importable from here
+from dla_cnn.constants import DLA_MIN_LOG_NHI, LOG_NHI_PIVOT  # DLA_MIN_LOG_NHI also importable from here
 from dla_cnn.contract import LABEL_RADIUS_PX
 
 
@@ -68,7 +68,7 @@ class Calibration:
 
     nhi_poly: list[float] = field(default_factory=lambda: [0.0, 0.0, 1.0, 0.0])
     """Cubic (highest power first) mapping raw log N_HI to calibrated log N_HI."""
-    nhi_pivot: float = 20.5
+    nhi_pivot: float = LOG_NHI_PIVOT
     """The polynomial is evaluated at ``raw - pivot`` and returns ``calibrated - pivot``."""
     z_err_scale: float = 1.0
     nhi_err_scale: float = 1.0

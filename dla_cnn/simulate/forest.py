@@ -32,6 +32,7 @@ from functools import lru_cache
 import numpy as np
 
 from dla_cnn import grid
+from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.physics.linegrid import TAU_TOL, lines_tau, voigt_h_small_a
 from dla_cnn.physics.lyman import lyman_series
 from dla_cnn.physics.voigt import LYMAN_LIMIT_SIGMA, SIGMA0
@@ -63,7 +64,7 @@ class ForestConfig:
     lls_incidence_z3: float = 2.2
     """Optically thick (log N >= 17.2) absorbers per unit z at z = 3 (Songaila & Cowie 2010)."""
     lls_incidence_slope: float = 2.0
-    lls_log_n_max: float = 20.3
+    lls_log_n_max: float = DLA_MIN_LOG_NHI
     lls_beta: float = 1.3
     """Slope of f(N) for 17.2 <= log N < 20.3, giving ~0.3 sub-DLAs (>= 19.0) per unit z at z = 3."""
 
