@@ -476,3 +476,33 @@ def test_other_backend_forward_and_train_step(backend, tiny_set, tmp_path):
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.strip().endswith(f"ok {backend}")
+
+
+@pytest.mark.slow
+def test_a_short_training_run_learns_and_finds_a_planted_absorber(tmp_path):
+    """Loss falls over a few epochs, and the trained network marks a planted trough and points at it."""
+    from dla_cnn.model.train import train
+
+    data = write_tiny_set(tmp_path / "learn.h5", n_rows=96, seed=5)
+    # SMALL_FCN sees 49 px, less than the +-60 px label radius: give it the reach to learn offsets
+    cfg = dataclasses.replace(SMALL_FCN, dilations=(1, 2, 4, 8))
+    assert receptive_field(cfg) > 2 * 60
+    res = train(data, tmp_path / "learn.keras", cfg, epochs=8, batch_size=8, steps_per_epoch=60,
+                validation_steps=2, lr=3e-3, seed=2, patience=6, calibrate=False, log=lambda s: None)
+    loss = np.asarray(res.history["loss"])
+    assert loss[-1] < 0.2 * loss[0]
+
+    pix = np.arange(N_PIX)
+    flux = 1.0 + 0.1 * np.random.default_rng(11).standard_normal(N_PIX)
+    centre = 900.0
+    flux[np.abs(pix - centre) < 15] = 0.0  # a box trough like the fixture's log N ~ 21 absorbers
+    x = np.stack([flux, np.full(N_PIX, 1 / 1.1)], -1)[None].astype("float32")
+    pred = predict_windows(res.model, x)
+    prob, offset = pred["prob"][0], pred["offset"][0]
+    near = np.abs(pix - centre) <= 60
+    assert prob[near].mean() > 0.3 and np.median(prob[np.abs(pix - centre) > 300]) < 0.05
+    # the offsets around the trough point at its centre: the votes pile up within a few pixels of it
+    voters = np.flatnonzero(near & (prob > 0.2))
+    votes = pix[voters] + offset[voters]
+    assert voters.size > 40 and abs(np.median(votes) - centre) < 4
+    assert np.mean(np.abs(votes - centre) < 10) > 0.6
