@@ -139,6 +139,11 @@ def test_stage_refines_merges_and_types_candidates():
     cal = StageCalibration(conf_x=[0.0, 1.0], conf_y=[0.0, 0.3], fitted=True)
     d2 = AbsorberStage(_FakeModel(view, 1000.0), cal).measure([view], [curves], props, [z_rng])[0][0]
     assert d2.confidence == pytest.approx(0.3 * d.p_real, rel=1e-6)
+    # a cell map (the absorber lies at 1133 A rest and measures log N 21: cell lya-dla) overrides its bin's map
+    cells = StageCalibration(snr_edges=[100.0], conf_maps=[[[0.0, 1.0], [0.0, 1.0]]] * 2,
+                             cell_maps={"0:lya-dla": [[0.0, 1.0], [0.0, 0.4]], "0:lyb-dla": [[0.0, 1.0], [0.0, 0.1]]})
+    d3 = AbsorberStage(_FakeModel(view, 1000.0), cells).measure([view], [curves], props, [z_rng])[0][0]
+    assert d3.confidence == pytest.approx(0.4 * d.p_real, rel=1e-6)
     # an absorber outside the searched path is not reported
     far = AbsorberStage(_FakeModel(view, 5.0)).measure([view], [curves], [np.array([20.0])], [z_rng])[0]
     assert far == []
@@ -232,6 +237,46 @@ def test_confidence_maps_per_snr_bin():
     # too few candidates in a bin: one map for all
     cal1, _ = fit_stage_calibration(rows[:300])
     assert cal1.conf_maps == [] and cal1.confidence(np.array([0.8]), snr=1.5) == cal1.confidence(np.array([0.8]))
+
+
+def test_cells_split_candidates_by_region_and_measured_type():
+    from dla_cnn.absorber.stage import calibration_cells
+
+    cells = calibration_cells(np.array([950.0, 1025.0, 1026.0, 1200.0]), np.array([20.3, 19.5, 20.29, 21.0]))
+    assert cells.tolist() == ["lyb-dla", "lyb-sub", "lya-sub", "lya-dla"]
+
+
+def test_confidence_maps_per_cell_within_snr_bins():
+    from dla_cnn.absorber.calibrate import MIN_PER_CELL, fit_stage_calibration
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for _ in range(6000):
+        p, snr = rng.random(), float(np.exp(rng.uniform(0, np.log(30))))
+        z_qso = rng.uniform(2.5, 3.5)
+        rest = rng.uniform(912.0, 1200.0)
+        z = rest * (1 + z_qso) / grid.LYA_REST - 1
+        log_n = rng.uniform(19.0, 21.5)
+        # in the Ly-beta forest the same network output is real more often (p**0.3 > p)
+        real = rng.random() < (p**0.3 if rest < grid.LYB_REST else p)
+        rows.append({"p_real": p, "matched": real, "snr": snr, "z": z, "z_qso": z_qso, "z_true": z if real else np.nan,
+                     "z_err": 0.001, "log_nhi": log_n, "log_nhi_true": log_n if real else np.nan, "log_nhi_err": 0.1})
+    cal, summary = fit_stage_calibration(rows)
+    assert set(summary["cells"]) <= set(cal.cell_maps) and len(cal.cell_maps) == 12
+    lyb, lya = np.array(["lyb-dla"]), np.array(["lya-dla"])
+    assert cal.confidence(np.array([0.3]), snr=20.0, cells=lyb)[0] == pytest.approx(0.3**0.3, abs=0.1)
+    assert cal.confidence(np.array([0.3]), snr=20.0, cells=lya)[0] == pytest.approx(0.3, abs=0.1)
+    # without cells (or a cell with no map) the S/N bin's map applies
+    both = cal.confidence(np.array([0.3]), snr=20.0)[0]
+    assert 0.3 < both < 0.3**0.3
+    assert cal.confidence(np.array([0.3]), snr=20.0, cells=np.array(["other"]))[0] == both
+    # the maps survive the card round trip
+    again = StageCalibration.from_dict(cal.to_dict())
+    assert again.confidence(np.array([0.3]), snr=20.0, cells=lyb) == cal.confidence(np.array([0.3]), snr=20.0, cells=lyb)
+    # cells=False, and cells too small for a map of their own, leave the per-bin maps alone
+    assert fit_stage_calibration(rows, cells=False)[0].cell_maps == {}
+    few = fit_stage_calibration(rows[: 12 * MIN_PER_CELL // 4])[0]
+    assert all(k in cal.cell_maps for k in few.cell_maps) and len(few.cell_maps) < 12
 
 
 def test_masked_edges_become_hard_negatives():

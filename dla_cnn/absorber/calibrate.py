@@ -20,7 +20,7 @@ import numpy as np
 
 from dla_cnn import grid
 from dla_cnn.absorber.data import CropSetConfig, iter_views
-from dla_cnn.absorber.stage import AbsorberStage, StageCalibration
+from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, calibration_cells
 from dla_cnn.scan.calibrate import MATCH_DZ, _coverage_scale, isotonic
 
 
@@ -58,7 +58,8 @@ def run_on_simulated(stage: AbsorberStage, stage1, cfg: CropSetConfig, workers: 
             m = match_one_to_one(z_det, np.argsort([-d.p_real for d in dets]), z_true)
             for d, j in zip(dets, m):
                 rows.append({"p_real": d.p_real, "z": d.z_abs, "z_err": d.raw_z_err, "log_nhi": d.log_nhi,
-                             "log_nhi_err": d.raw_nhi_err, "nhi_fit": d.nhi_fit, "snr": v.view.snr, "matched": j >= 0,
+                             "log_nhi_err": d.raw_nhi_err, "nhi_fit": d.nhi_fit, "snr": v.view.snr, "z_qso": v.view.z_qso,
+                             "matched": j >= 0,
                              "z_true": z_true[j] if j >= 0 else np.nan, "log_nhi_true": truth[j, 1] if j >= 0 else np.nan})
             for j in np.flatnonzero(in_path & ~np.isin(np.arange(z_true.size), m)):
                 rows.append({"p_real": np.nan, "z": np.nan, "matched": False, "missed": True, "snr": v.view.snr,
@@ -76,13 +77,34 @@ def compact_knots(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 MIN_PER_BIN = 200
 """Candidates needed in every S/N bin for per-bin confidence maps (else one map for all)."""
 
+MIN_PER_CELL = 150
+"""Candidates needed in an S/N bin's cell (:func:`~dla_cnn.absorber.stage.calibration_cells`)
+for a map of its own (else the cell uses its bin's map)."""
 
-def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0, 10.0)
+
+def _fit_cells(cal: StageCalibration, det: list[dict], p: np.ndarray, real: np.ndarray, bins: np.ndarray) -> None:
+    """Per-cell maps within each S/N bin, where a cell has :data:`MIN_PER_CELL` candidates."""
+    rest = np.array([grid.LYA_REST * (1.0 + r["z"]) / (1.0 + r["z_qso"]) for r in det])
+    cells = calibration_cells(rest, np.array([r["log_nhi"] for r in det]))
+    for b in np.unique(bins):
+        for cell in np.unique(cells):
+            sel = (bins == b) & (cells == cell)
+            if sel.sum() >= MIN_PER_CELL:
+                px, py = isotonic(p[sel], real[sel])
+                mx, my = compact_knots(np.array([0.0, *px, 1.0]), np.array([py[0], *py, py[-1]]))
+                cal.cell_maps[f"{int(b)}:{cell}"] = [mx.tolist(), my.tolist()]
+
+
+def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0, 10.0), cells: bool = True
                           ) -> tuple[StageCalibration, dict]:
     """Confidence maps and error scales from :func:`run_on_simulated` rows; returns (calibration, summary).
 
     The confidence map is fitted per S/N bin (``snr_edges``) where every bin has at least
     :data:`MIN_PER_BIN` candidates: the same network output means less at S/N ~ 1 than at 20.
+    With ``cells``, each bin's candidates are further split by where they lie and what they
+    measure (:func:`~dla_cnn.absorber.stage.calibration_cells`): a candidate in the Ly-beta
+    forest is more often real than one of the same network output in the Ly-alpha-only forest,
+    where a mid-probability candidate measured as a DLA is more often false.
     """
     det = [r for r in rows if not r.get("missed")]
     p = np.array([r["p_real"] for r in det])
@@ -103,6 +125,8 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0,
             px, py = isotonic(p[bins == b], real[bins == b])
             mx, my = compact_knots(np.array([0.0, *px, 1.0]), np.array([py[0], *py, py[-1]]))
             cal.conf_maps.append([mx.tolist(), my.tolist()])
+        if cells and all("z_qso" in r for r in det):  # rows of older runs lack the quasar redshift
+            _fit_cells(cal, det, p, real, bins)
     # z errors are predicted in px; the residuals are compared in z with the same px->z factor
     cal.z_err_scale = _coverage_scale(dz, z_err, 0.0)
     fitted = np.array([bool(r.get("nhi_fit", False)) for r in m], dtype=bool)
@@ -111,7 +135,40 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0,
     if fitted.sum() >= 10:
         cal.fit_nhi_err_scale = _coverage_scale(dn[fitted], n_err[fitted], cal.nhi_err_floor)
     summary = {"n_candidates": len(det), "n_matched": len(m), "n_missed": len(rows) - len(det),
-               "snr_edges": cal.snr_edges,
+               "snr_edges": cal.snr_edges, "cells": sorted(cal.cell_maps),
                "n_nhi_fitted": int(fitted.sum()), "z_err_scale": cal.z_err_scale, "nhi_err_scale": cal.nhi_err_scale,
                "fit_nhi_err_scale": cal.fit_nhi_err_scale}
+    return cal, summary
+
+
+def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, seed: int = 7300, workers: int = 2,
+                     cells: bool = True) -> tuple[StageCalibration, dict]:
+    """Fit a two-stage finder's calibration on freshly simulated natural-incidence skies.
+
+    Parameters
+    ----------
+    stage : AbsorberStage
+        The finder's absorber-level stage (its own calibration is not used).
+    stage1 : keras.Model
+        The finder's per-pixel network.
+    n_sightlines : int
+        Simulated sightlines (randomised training sky, absorbers at natural incidence);
+        40,000 give ~29,000 candidates, enough for every cell map.
+    seed : int
+        Seed of the simulation; use one no crop set was cut with.
+    workers : int
+        Simulation processes.
+    cells : bool
+        Fit per-cell maps too (:func:`fit_stage_calibration`).
+
+    Returns
+    -------
+    calibration : StageCalibration
+    summary : dict
+        Counts, S/N edges, fitted cells, error scales, and the simulation's size and seed.
+    """
+    cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, p_natural=1.0)
+    rows = run_on_simulated(stage, stage1, cfg, workers=workers)
+    cal, summary = fit_stage_calibration(rows, cells=cells)
+    summary.update(n_sightlines=n_sightlines, seed=seed, sky=cfg.sky)
     return cal, summary

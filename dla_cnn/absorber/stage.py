@@ -91,6 +91,9 @@ class StageCalibration:
     """S/N bin edges of per-bin confidence maps (empty: the one map ``conf_x``/``conf_y``)."""
     conf_maps: list[list[list[float]]] = field(default_factory=list)
     """``[[x knots], [y knots]]`` per S/N bin (``len(snr_edges) + 1`` bins)."""
+    cell_maps: dict[str, list[list[float]]] = field(default_factory=dict)
+    """``[[x knots], [y knots]]`` per S/N bin and candidate cell (:func:`calibration_cells`),
+    keyed ``"BIN:CELL"``; a cell without a map uses its S/N bin's map."""
     fitted: bool = False
 
     def to_dict(self) -> dict:
@@ -100,12 +103,51 @@ class StageCalibration:
     def from_dict(cls, d: dict | None) -> "StageCalibration":
         return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
 
-    def confidence(self, p: np.ndarray, snr: float | None = None) -> np.ndarray:
-        """Calibrated confidence of real-absorber probabilities ``p`` on a sightline of S/N ``snr``."""
+    def confidence(self, p: np.ndarray, snr: float | None = None, cells: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated confidence of real-absorber probabilities ``p`` on a sightline of S/N ``snr``.
+
+        ``cells`` (one :func:`calibration_cells` label per value of ``p``) selects the maps
+        of those cells where the calibration has them.
+        """
+        p = np.asarray(p, dtype=float)
         x, y = self.conf_x, self.conf_y
+        b = None
         if self.conf_maps and snr is not None and np.isfinite(snr):
-            x, y = self.conf_maps[int(np.searchsorted(self.snr_edges, snr, side="right"))]
-        return np.clip(np.interp(p, x, y), 0.0, 1.0)
+            b = int(np.searchsorted(self.snr_edges, snr, side="right"))
+            x, y = self.conf_maps[b]
+        out = np.interp(p, x, y)
+        if b is not None and cells is not None and self.cell_maps:
+            cells = np.asarray(cells)
+            for cell in np.unique(cells):
+                knots = self.cell_maps.get(f"{b}:{cell}")
+                if knots is not None:
+                    sel = cells == cell
+                    out[sel] = np.interp(p[sel], *knots)
+        return np.clip(out, 0.0, 1.0)
+
+
+def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray) -> np.ndarray:
+    """Calibration cell of each candidate: where it lies and what it measures.
+
+    Parameters
+    ----------
+    rest_lya : array
+        The candidate's Ly-alpha wavelength in the quasar's rest frame, Angstrom.
+    log_nhi : array
+        The column density the network measures, log10 cm^-2.
+
+    Returns
+    -------
+    ndarray of str
+        ``"lyb-dla"``, ``"lyb-sub"``, ``"lya-dla"`` or ``"lya-sub"``: in the Ly-beta forest
+        (bluer than the quasar's Ly-beta emission, where Ly-beta lines, Lyman-limit breaks
+        and the quasar's Ly-beta/O VI emission crowd the crops) or the Ly-alpha-only forest,
+        and measured at or above the DLA threshold or below it.  The same network output
+        means a different fraction of real absorbers in each.
+    """
+    region = np.where(np.asarray(rest_lya) < grid.LYB_REST, "lyb", "lya")
+    kind = np.where(np.asarray(log_nhi) >= DLA_MIN_LOG_NHI, "dla", "sub")
+    return np.char.add(np.char.add(region, "-"), kind)
 
 
 _BUCKETS = (16, 64, 256, 512)
@@ -228,7 +270,8 @@ class AbsorberStage:
     def _decide(self, view: ExtendedView, curves: np.ndarray, z_range, centres: np.ndarray,
                 pred: dict[str, np.ndarray]) -> list[Detection]:
         cal, cfg = self.calibration, self.cfg
-        conf = cal.confidence(pred["p_real"], view.snr)
+        rest = 10.0 ** ((view.window_start + centres) * grid.DLOGLAM) / (1.0 + view.z_qso)
+        conf = cal.confidence(pred["p_real"], view.snr, calibration_cells(rest, pred["log_nhi"]))
         order = np.argsort(-conf)
         taken: list[int] = []
         for k in order:

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from dla_cnn.cli._app import _command_line, _fail, _progress, _rate_step, app, console, out
-from dla_cnn.exceptions import DlaCnnError
+from dla_cnn.exceptions import ConfigError, DlaCnnError
 
 
 # --------------------------------------------------------------------------- train
@@ -143,8 +143,8 @@ def train_absorber(
     batch_size: int = typer.Option(128, "--batch-size", help="Crops per batch."),
     lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (cosine decay)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    calibration_sightlines: int = typer.Option(4000, "--calibration-sightlines",
-                                               help="Simulated sightlines at natural absorber incidence (seed 7000+) for the "
+    calibration_sightlines: int = typer.Option(40000, "--calibration-sightlines",
+                                               help="Simulated sightlines at natural absorber incidence (seed 7300+) for the "
                                                     "confidence and error calibration."),
     min_confidence: float = typer.Option(0.5, "--min-confidence", help="Default catalog threshold stored in the card."),
     init_from: Optional[Path] = typer.Option(None, "--init-from",
@@ -157,8 +157,7 @@ def train_absorber(
     keras = import_keras()
     preload_tensorflow()  # Keras would import it when saving, mid-run and loudly
 
-    from dla_cnn.absorber.calibrate import fit_stage_calibration, run_on_simulated
-    from dla_cnn.absorber.data import CropSetConfig
+    from dla_cnn.absorber.calibrate import calibrate_finder
     from dla_cnn.absorber.load import save_two_stage
     from dla_cnn.absorber.stage import AbsorberStage, StageConfig
     from dla_cnn.absorber.train import AbsorberTrainConfig, train_absorber_model
@@ -183,10 +182,8 @@ def train_absorber(
                                    model_cfg=ABSORBER_PRESETS[preset], verbose=1 if console.is_terminal else 2,
                                    init_weights=init_from)
         stage_cfg = StageConfig(min_confidence=min_confidence)
-        rows = run_on_simulated(AbsorberStage(res["model"], cfg=stage_cfg), stage1,
-                                CropSetConfig(n_sightlines=calibration_sightlines, seed=7000 + seed, p_natural=1.0),
-                                workers=2)
-        cal, summary = fit_stage_calibration(rows)
+        cal, summary = calibrate_finder(AbsorberStage(res["model"], cfg=stage_cfg), stage1, calibration_sightlines,
+                                        seed=7300 + seed)
         info = {"training": {"train_crops": [str(p) for p in train_crops], "val_crops": str(val_crops),
                              "init_from": str(init_from) if init_from else None, "epochs": epochs,
                              "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
@@ -197,6 +194,40 @@ def train_absorber(
     except DlaCnnError as err:
         _fail(err)
     out.print(f"wrote {path} (two-stage finder): calibration on {summary['n_candidates']} candidates, "
+              f"z error scale {cal.z_err_scale:.2f}, log N error scale {cal.nhi_err_scale:.2f}")
+
+
+@app.command("calibrate-absorber")
+def calibrate_absorber(
+    model_path: Path = typer.Argument(..., help="Two-stage finder .keras file (its card is updated)."),
+    n_sightlines: int = typer.Option(40000, "--sightlines", "-n",
+                                     help="Simulated sightlines at natural absorber incidence."),
+    seed: int = typer.Option(7300, "--seed", help="Seed of the simulation (one no crop set used)."),
+    workers: int = typer.Option(2, "--workers", "-j", help="Simulation processes."),
+    cells: bool = typer.Option(True, "--cells/--no-cells",
+                               help="Also fit maps per region and measured type within each S/N bin."),
+) -> None:
+    """Refit a two-stage finder's confidence maps and error scales on fresh simulated skies."""
+    from dla_cnn.backend import import_keras
+
+    import_keras()
+    from dla_cnn.absorber.calibrate import calibrate_finder
+    from dla_cnn.absorber.load import load_stage
+    from dla_cnn.model import load_model, write_card
+
+    try:
+        stage1, card = load_model(model_path)
+        stage = load_stage(model_path, card)
+        if stage is None:
+            raise ConfigError(f"{model_path}: a one-stage model (calibrate it with dla-cnn calibrate)")
+        cal, summary = calibrate_finder(stage, stage1, n_sightlines, seed, workers, cells)
+    except DlaCnnError as err:
+        _fail(err)
+    card["stage2"]["calibration"] = cal.to_dict()
+    card["stage2"]["calibration_summary"] = summary
+    card["stage2"].setdefault("commands", {})["calibrate"] = _command_line()
+    write_card(model_path, card)
+    out.print(f"calibrated {model_path}: {summary['n_candidates']} candidates, {len(summary['cells'])} cell maps, "
               f"z error scale {cal.z_err_scale:.2f}, log N error scale {cal.nhi_err_scale:.2f}")
 
 
