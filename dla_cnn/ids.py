@@ -15,6 +15,16 @@ _ID_RE = re.compile(r"^\s*(\d+)-(\d+)-(\d+)\s*$")
 def format_sightline_id(plate: int, mjd: int, fiber: int) -> str:
     """The SDSS/BOSS sightline id ``PLATE-MJD-FIBER``, plate and fiber zero-padded to 4.
 
+    Parameters
+    ----------
+    plate, mjd, fiber : int
+        SDSS plate, MJD of the observation and fiber.
+
+    Returns
+    -------
+    str
+        E.g. ``format_sightline_id(7001, 57001, 12) == '7001-57001-0012'``.
+
     >>> format_sightline_id(7001, 57001, 12)
     '7001-57001-0012'
     """
@@ -22,7 +32,18 @@ def format_sightline_id(plate: int, mjd: int, fiber: int) -> str:
 
 
 def parse_sightline_id(sightline_id: str) -> tuple[int, int, int] | None:
-    """``(plate, mjd, fiber)`` of a ``PLATE-MJD-FIBER`` id, or None for any other id."""
+    """``(plate, mjd, fiber)`` of a ``PLATE-MJD-FIBER`` id, or None for any other id.
+
+    Parameters
+    ----------
+    sightline_id : str
+        A sightline id (SDSS/BOSS ``PLATE-MJD-FIBER``, a DESI TARGETID, any other name).
+
+    Returns
+    -------
+    tuple of int or None
+        ``(plate, mjd, fiber)``; None when the id is not of the SDSS form.
+    """
     m = _ID_RE.match(str(sightline_id))
     if m is None:
         return None

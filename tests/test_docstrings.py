@@ -20,6 +20,8 @@ PACKAGES = (
     "dla_cnn.absorber",
     "dla_cnn.vet",
     "dla_cnn.plots",
+    "dla_cnn.catalog",
+    "dla_cnn.report",
 )
 
 

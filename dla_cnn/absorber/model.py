@@ -33,7 +33,6 @@ from dla_cnn.absorber.crops import CROP_SHAPES
 from dla_cnn.absorber.outputs import (  # noqa: F401 - re-exported: the model's output convention
     INPUT_NAMES, OFFSET_SCALE, REAL_MIN_LOG_NHI, REAL_RADIUS_PX, decode_absorber_outputs,
 )
-from dla_cnn.constants import LOG_NHI_PIVOT
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import numpy as np
 import typer
 
 from dla_cnn.cli._app import _command_line, _fail, _for_inference, _progress, _rate_step, app, console, out
+from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.exceptions import DlaCnnError
 
 
@@ -131,7 +132,7 @@ def export(
     catalog_path: Path = typer.Argument(..., help="dla-cnn catalog (FITS or ECSV)."),
     fmt: str = typer.Option("picca", "--format", help="Output format: picca (DLA catalog, HDU DLACAT)."),
     out_path: Path = typer.Option(..., "--out", help="File to write."),
-    min_log_nhi: float = typer.Option(20.3, "--min-log-nhi", help="Export absorbers with log N_HI at or above this."),
+    min_log_nhi: float = typer.Option(DLA_MIN_LOG_NHI, "--min-log-nhi", help="Export absorbers with log N_HI at or above this."),
     min_confidence: Optional[float] = typer.Option(None, "--min-confidence",
                                                    help="Export absorbers at or above this confidence (default: all in the catalog)."),
     id_column: str = typer.Option("auto", "--id-column", help="Line-of-sight id: auto, THING_ID (SDSS/BOSS) or TARGETID (DESI)."),

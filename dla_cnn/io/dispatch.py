@@ -65,11 +65,6 @@ def canonical_format(format: str | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------ sniffing
-def sniff_hdul(hdul: fits.HDUList, path: str) -> str:
-    """Format of an open FITS file (see the module table); :class:`UnknownFormatError` if none."""
-    return _identify(Source(path, _FITS_MAGIC, hdul)).name
-
-
 def _identify(source: Source) -> SpectrumFormat:
     """The registered format of ``source``, or the one-line error that says what the content is."""
     fmt = identify_format(source)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dla_cnn.ids import spec_file_name
 from dla_cnn.exceptions import DATA_ERRORS, SightlineError, SpectrumReadError, describe
 
 _SOURCE_SUFFIX = re.compile(r"(\[.*\]|:\d+)$")
@@ -61,7 +62,7 @@ class SpectrumIndex:
             names += [base, base[:-3] if base.endswith(".gz") else base + ".gz"]
         plate, mjd, fiber = (int(row.get(k, -1)) for k in ("plate", "mjd", "fiber"))
         if min(plate, mjd, fiber) >= 0:
-            stem = f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits"
+            stem = spec_file_name(plate, mjd, fiber)
             names += [stem, stem + ".gz"]
         for name in names:
             if name in self.by_name:

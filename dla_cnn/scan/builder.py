@@ -110,7 +110,7 @@ def prepare_task(task: Task) -> list[Prepared]:
     except SightlineError as err:
         return [Prepared(error_row(err, task.sightline_id, **ids))]
     except DATA_ERRORS as err:  # an unreadable file must not stop the run (a bug in dla-cnn does)
-        wrapped = SightlineError(task.file, f"unexpected {type(err).__name__}: {describe(err)}")
+        wrapped = SightlineError(task.file, f"unexpected {describe(err)}")
         return [Prepared(error_row(wrapped, task.sightline_id, **ids))]
     out = []
     for sl in sightlines:
