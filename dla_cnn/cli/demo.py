@@ -47,8 +47,8 @@ def demo(
     out.print(f"wrote {res['path']} ({res['n_ok']} sightlines searched, {res['n_dla']} DLAs, "
               f"{res['n_subdla']} sub-DLAs) in {dt:.1f} s")
     out.print(f"against the simulated truth: completeness (as DLA) {report.completeness_dla:.2f}, "
-              f"purity {report.purity:.2f}, sigma(dz) {report.dz_mad_std:.4f}, "
-              f"dlog N {report.dlogn_median:+.2f} +- {report.dlogn_mad_std:.2f}")
+              f"purity {report.purity:.2f}, robust sigma(dz) {report.dz_mad_std:.4f}, "
+              f"dlog N median {report.dlogn_median:+.2f}, robust sigma {report.dlogn_mad_std:.2f} (1.4826 MAD)")
     if plots is not None:
         from dla_cnn.plots import plot_catalog_summary
 
