@@ -234,7 +234,7 @@ def build_catalog(
         Checkpoints of an unfinished run and neither ``resume`` nor ``restart``, or
         checkpoints of a different run with ``resume``.
     """
-    from dla_cnn.catalog import absorber_table, sightline_table, write_catalog
+    from dla_cnn.catalog import write_catalog
     from dla_cnn.io._fits import fits_engine
 
     fits_engine()  # an unknown $DLA_CNN_FITS_ENGINE stops the run before it starts
@@ -252,20 +252,7 @@ def build_catalog(
     manifest = {"source": str(Path(source).resolve()), "n_tasks": len(tasks), "shard_size": shard_size,
                 "model": mpath, "detect": asdict(detect),
                 "tasks_sha256": hashlib.sha256("\n".join(t.file for t in tasks).encode()).hexdigest()}
-    mfile = parts / "manifest.json"
-    if parts.exists() and not (resume or restart):
-        n_done = len(list(parts.glob("shard-*.json")))
-        raise ConfigError(f"{parts}: checkpoints of an unfinished run ({n_done} of {len(shards)} shards done); "
-                          "rerun with --resume to continue it, or --restart to discard them")
-    if parts.exists() and not resume:
-        shutil.rmtree(parts)
-    parts.mkdir(parents=True, exist_ok=True)
-    if resume and mfile.exists():
-        old = json.loads(mfile.read_text())
-        if {k: old.get(k) for k in manifest} != manifest:
-            raise ConfigError(f"{parts}: checkpoints belong to a different run (source, model or settings differ); "
-                              "run without --resume to start afresh")
-    _write_json_atomic(mfile, manifest)
+    _open_checkpoints(parts, manifest, len(shards), resume, restart)
     shard_file = [parts / f"shard-{i:06d}.json" for i in range(len(shards))]
     pending = [i for i in range(len(shards)) if not shard_file[i].exists()]
     done = sum(len(shards[i]) for i in range(len(shards)) if shard_file[i].exists())
@@ -283,42 +270,72 @@ def build_catalog(
     if scheduler:
         _run_dask(scheduler, shards, pending, finish, mpath, detect, batch_size, scanner.engine)
     elif workers > 1 and pending:
-        ctx = mp.get_context("spawn")
-        graph = scanner.stage1_graph()
-
-        def submit(pool, shard):
-            if graph is None:
-                return pool.map_async(prepare_task, shard, chunksize=8)
-            # on ONNX the readers also run the per-pixel network, 16 files at a time
-            chunks = [shard[j: j + 16] for j in range(0, len(shard), 16)]
-            return pool.map_async(partial(prepare_and_predict, graph=graph), chunks, chunksize=1)
-
-        with ctx.Pool(workers) as pool:
-            # the workers read the next shard while this process scans the current one
-            ahead = submit(pool, shards[pending[0]])
-            for k, i in enumerate(pending):
-                current = ahead
-                if k + 1 < len(pending):
-                    ahead = submit(pool, shards[pending[k + 1]])
-                prepared = [p for ps in current.get() for p in ps]
-                finish(i, _shard_rows(scanner, prepared))
+        _run_pool(scanner, shards, pending, workers, finish)
     else:
         for i in pending:
             prepared = [p for t in shards[i] for p in prepare_task(t)]
             finish(i, _shard_rows(scanner, prepared))
 
-    abs_rows: list[dict] = []
-    sl_rows: list[dict] = []
-    for f in shard_file:
-        rows = json.loads(f.read_text())
-        abs_rows += rows["absorbers"]
-        sl_rows += rows["sightlines"]
-    absorbers, sightlines = absorber_table(abs_rows), sightline_table(sl_rows)
+    absorbers, sightlines = _merge_shards(shard_file)
     meta = (scanner.catalog_meta(command) if scanner else
             {"model_name": Path(mpath).stem if mpath else "pretrained", "command": command})
     paths = write_catalog(out, absorbers, sightlines, meta, format=fmt)
     shutil.rmtree(parts, ignore_errors=True)
     return {**_summary(paths, absorbers, sightlines), "already_finished": False}
+
+
+def _open_checkpoints(parts: Path, manifest: dict, n_shards: int, resume: bool, restart: bool) -> None:
+    """Create (or, resuming, check) the checkpoint directory of a run and write its manifest."""
+    mfile = parts / "manifest.json"
+    if parts.exists() and not (resume or restart):
+        n_done = len(list(parts.glob("shard-*.json")))
+        raise ConfigError(f"{parts}: checkpoints of an unfinished run ({n_done} of {n_shards} shards done); "
+                          "rerun with --resume to continue it, or --restart to discard them")
+    if parts.exists() and not resume:
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True, exist_ok=True)
+    if resume and mfile.exists():
+        old = json.loads(mfile.read_text())
+        if {k: old.get(k) for k in manifest} != manifest:
+            raise ConfigError(f"{parts}: checkpoints belong to a different run (source, model or settings differ); "
+                              "run without --resume to start afresh")
+    _write_json_atomic(mfile, manifest)
+
+
+def _run_pool(scanner: "Scanner", shards: list[list], pending: list[int], workers: int,
+              finish: Callable[[int, dict], None]) -> None:
+    """Pending shards on local reader processes, which read the next shard while this one is scanned."""
+    ctx = mp.get_context("spawn")
+    graph = scanner.stage1_graph()
+
+    def submit(pool, shard):
+        if graph is None:
+            return pool.map_async(prepare_task, shard, chunksize=8)
+        # on ONNX the readers also run the per-pixel network, 16 files at a time
+        chunks = [shard[j: j + 16] for j in range(0, len(shard), 16)]
+        return pool.map_async(partial(prepare_and_predict, graph=graph), chunks, chunksize=1)
+
+    with ctx.Pool(workers) as pool:
+        ahead = submit(pool, shards[pending[0]])
+        for k, i in enumerate(pending):
+            current = ahead
+            if k + 1 < len(pending):
+                ahead = submit(pool, shards[pending[k + 1]])
+            prepared = [p for ps in current.get() for p in ps]
+            finish(i, _shard_rows(scanner, prepared))
+
+
+def _merge_shards(shard_files: list[Path]):
+    """The ABSORBERS and SIGHTLINES tables of all shard checkpoints, in shard order."""
+    from dla_cnn.catalog import absorber_table, sightline_table
+
+    abs_rows: list[dict] = []
+    sl_rows: list[dict] = []
+    for f in shard_files:
+        rows = json.loads(f.read_text())
+        abs_rows += rows["absorbers"]
+        sl_rows += rows["sightlines"]
+    return absorber_table(abs_rows), sightline_table(sl_rows)
 
 
 def _written_paths(out: Path, fmt: str) -> list[Path]:
