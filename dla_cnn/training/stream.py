@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from dla_cnn.atomic import atomic_path
-from dla_cnn.exceptions import ConfigError
+from dla_cnn.exceptions import DATA_ERRORS, AssetError, ConfigError
 from dla_cnn.training.build import BuildConfig, _run_chunk
 from dla_cnn.training.dataset import CHUNK_ROWS, SPLITS, TrainingSetWriter, read_attrs
 
@@ -289,11 +289,12 @@ def heldout_attrs(cfg: BuildConfig, n_validation: int, n_test: int) -> dict:
 
 
 def _matches(path: Path, attrs: dict) -> bool:
+    """Whether the held-out sets at ``path`` were made with this recipe (an unreadable file: no)."""
     if not path.exists():
         return False
     try:
         have = read_attrs(path)
-    except Exception:
+    except (AssetError, *DATA_ERRORS):  # a half-written or corrupt file is rebuilt
         return False
     stream = have.get("stream")
     stream = json.loads(stream) if isinstance(stream, str) else stream
