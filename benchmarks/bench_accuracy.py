@@ -18,6 +18,7 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dla_cnn.assets import default_model_path  # noqa: E402
+from dla_cnn.constants import DLA_MIN_LOG_NHI  # noqa: E402
 from dla_cnn.model import evaluate, load_model, pixel_metrics, predict_windows  # noqa: E402
 from dla_cnn.model.data import LABELS, split_code  # noqa: E402
 
@@ -72,7 +73,7 @@ def _published_like(model, path: str, split: str, max_sightlines: int | None) ->
         x = f["inputs"][rows[0]: rows[-1] + 1][rows - rows[0]]
         cls, off, nhi = (f[name][rows[0]: rows[-1] + 1][rows - rows[0]] for name in LABELS)
     pred = predict_windows(model, x)
-    dla = (cls == 1) & (nhi >= 20.3) & (snr[:, None] > 5)
+    dla = (cls == 1) & (nhi >= DLA_MIN_LOG_NHI) & (snr[:, None] > 5)
     subsets = {"log N_HI >= 20.3, S/N > 5": dla, "the same, sightlines with one absorber": dla & (n_abs[:, None] == 1)}
     return {name: pixel_metrics(pred, np.where(keep, cls, -1), off, nhi) for name, keep in subsets.items()}
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dla_cnn.constants import C_KMS, LYA_REST, LYB_REST
+from dla_cnn.constants import C_KMS, DLA_MIN_LOG_NHI, LYA_REST, LYB_REST
 
 SNR_BINS = (0.0, 2.0, 3.0, 5.0, 10.0, 1000.0)
 NHI_BINS = (20.3, 20.6, 21.0, 21.5, 23.0)
@@ -92,7 +92,7 @@ def score(cat_path: Path, truth_path: Path) -> dict:
     true_match[ti] = di
     t_n = np.asarray(truth["log_nhi"], float)
     is_dla_row = np.asarray(det["type"] == "DLA") if len(det) else np.zeros(0, bool)
-    t_dla = t_n >= 20.3
+    t_dla = t_n >= DLA_MIN_LOG_NHI
     found_as_dla = np.array([m >= 0 and bool(is_dla_row[m]) for m in true_match])
     out = {"n_sightlines": len(sl), "n_ok": len(ok), "n_true_dla": int(t_dla.sum()), "n_dla_rows": int(is_dla_row.sum())}
     sel = t_dla & (t_snr >= 3)
@@ -131,7 +131,7 @@ def score(cat_path: Path, truth_path: Path) -> dict:
     for lo, hi in zip(NHI_BINS[:-1], NHI_BINS[1:]):
         b = (t_n >= lo) & (t_n < hi) & (t_snr >= 3)
         rows.append((f"log N {lo:g}-{hi:g}", (int((found_as_dla & b).sum()), int(b.sum()))))
-    sub = (t_n >= 19.0) & (t_n < 20.3)
+    sub = (t_n >= 19.0) & (t_n < DLA_MIN_LOG_NHI)
     sub_as_dla = np.array([m >= 0 and bool(is_dla_row[m]) for m in true_match]) & sub
     out["subdla_as_dla"] = (int(sub_as_dla.sum()), int(sub.sum()))
     out["by_nhi"] = rows

@@ -89,9 +89,11 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from dla_cnn.constants import DLA_MIN_LOG_NHI as DLA_MIN
+from dla_cnn.exceptions import describe
+
 SNR_EDGES = (-math.inf, 3.0, 7.0, math.inf)
 SNR_LABELS = ("< 3", "3-7", "> 7")
-DLA_MIN = 20.3
 MATCH_DZ = 0.015
 SINGLE_MIN_LOGN = 19.0
 """True absorbers counted for table (b) (at most one per sightline): the truth list's lower limit."""
@@ -175,7 +177,7 @@ def _error_row_for(path: str, err: Exception) -> dict:
         return error_row(err)
     sid, plate, mjd, fiber = id_from_path(path)
     return {"sightline_id": sid, "plate": plate, "mjd": mjd, "fiber": fiber, "file": str(path),
-            "status": "error", "message": f"{type(err).__name__}: {err}", "n_dla": -1, "n_subdla": -1}
+            "status": "error", "message": describe(err), "n_dla": -1, "n_subdla": -1}
 
 
 def read_all(files: list[Path]) -> tuple[list, list[dict]]:
@@ -243,7 +245,7 @@ def run_cnn(scanner, sightlines: list) -> dict:
                     take(list(scanner.scan([sl])))
                 except Exception as err:
                     row = _base_row(sl)
-                    row.update(status="error", message=f"dla-cnn: {type(err).__name__}: {err}", n_dla=-1, n_subdla=-1)
+                    row.update(status="error", message=f"dla-cnn: {describe(err)}", n_dla=-1, n_subdla=-1)
                     sl_rows.append(row)
                     n_error += 1
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -315,7 +317,7 @@ def gp_one(finder, sl, index: int) -> dict:
                 rec["log_nhi"] = _num(cand.grid_log_nhi)
     except Exception as err:  # one failing spectrum never stops the run
         rec["status"] = "exception"
-        rec["reason"] = f"{type(err).__name__}: {err}"[:300]
+        rec["reason"] = describe(err)[:300]
     rec["seconds"] = time.perf_counter() - t0
     rec["cpu_seconds"] = time.process_time() - c0
     return rec
@@ -670,10 +672,12 @@ def compare(title: str, parts: dict[str, tuple], n_boot: int, seed: int, speeds:
         f"{(totals[t]['pred_dla'] - totals[t]['pure']) / n_sl[t]:.4f} ({totals[t]['pred_dla'] - totals[t]['pure']}/{n_sl[t]})"
         if n_sl[t] else "—" for t in tools])
     if all(reports[t] is not None for t in tools):
-        row("dz bias / robust scatter", [f"{_fmt(reports[t].dz_median, '+.4f')} / {_fmt(reports[t].dz_mad_std, '.4f')}"
-                                         for t in tools])
-        row("dlog N bias / robust scatter", [f"{_fmt(reports[t].dlogn_median, '+.3f')} / "
-                                             f"{_fmt(reports[t].dlogn_mad_std, '.3f')}" for t in tools])
+        row("dz median / robust sigma (1.4826 MAD) / std", [
+            f"{_fmt(reports[t].dz_median, '+.4f')} / {_fmt(reports[t].dz_mad_std, '.4f')} / {_fmt(reports[t].dz_std, '.4f')}"
+            for t in tools])
+        row("dlog N median / robust sigma (1.4826 MAD) / std", [
+            f"{_fmt(reports[t].dlogn_median, '+.3f')} / {_fmt(reports[t].dlogn_mad_std, '.3f')} / "
+            f"{_fmt(reports[t].dlogn_std, '.3f')}" for t in tools])
     if speeds:
         row("seconds / sightline (1 process)", [_fmt(speeds.get(t, float("nan")), ".4g") for t in tools])
 
