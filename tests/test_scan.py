@@ -65,7 +65,8 @@ def test_packaged_model_finds_the_sample_dlas(scanner):
         near = [d for d in r.detections if abs(d.z_abs - t["z_abs"]) < 0.015]
         found += bool(near)
         as_dla += any(d.type == "DLA" for d in near)
-    # the packaged finder finds 14 of these 15 DLAs (13 typed DLA); README: ~0.84 as DLA at S/N >= 3
+    # the packaged finder finds 14 of these 15 DLAs, 12 typed DLA (the demo's completeness as DLA, 0.80,
+    # in the README); a change that loses two of either fails
     assert len(truth) == 15 and found >= 13 and as_dla >= 11
     for r in ok:
         assert r.row["z_min"] < r.row["z_max"]
