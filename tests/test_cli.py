@@ -160,6 +160,23 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
     # a missing crop set is a one-line error, not a traceback
     res = _run("train-absorber", tmp_path / "nope.npz", "--val", tmp_path / "val.npz", "--out", out)
     assert res.exit_code != 0 and "nope.npz" in res.output and "Traceback" not in res.output
+    # calibrate-absorber refits the card's calibration in place and records the command
+    before = card["stage2"]["calibration"]
+    res = _run("calibrate-absorber", out, "--sightlines", 30, "--seed", 9, "--workers", 1, "--no-cells")
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "finder.card.json").read_text())
+    summary = card["stage2"]["calibration_summary"]
+    assert summary["n_sightlines"] == 30 and summary["seed"] == 9 and summary["cells"] == []
+    assert card["stage2"]["commands"]["calibrate"]  # the command line (sys.argv; here pytest's)
+    assert card["stage2"]["calibration"]["fitted"] and card["stage2"]["calibration"] != before
+    assert Scanner(out).stage is not None  # the finder still loads (its files are unchanged)
+    # a one-stage model has no absorber stage to calibrate: one line, exit 1
+    import shutil
+
+    shutil.copy(out, tmp_path / "one.keras")
+    (tmp_path / "one.card.json").write_text(json.dumps({k: v for k, v in card.items() if k != "stage2"}))
+    res = _run("calibrate-absorber", tmp_path / "one.keras")
+    assert res.exit_code == 1 and "one-stage" in res.output and "Traceback" not in res.output
 
 
 def test_vet_says_not_reached_instead_of_nan(tmp_path):

@@ -43,6 +43,7 @@ SMALL = [
     ("per-pixel training", r"^((?:\w+=\S+ )*dla-cnn train .*)$", r"\1 --epochs 1 --steps-per-epoch 2 --batch-size 8"),
     ("absorber-level training", r"^((?:\w+=\S+ )*dla-cnn train-absorber .*)$",
      r"\1 --epochs 1 --calibration-sightlines 24"),
+    ("recalibration sightlines", r"^((?:\w+=\S+ )*dla-cnn calibrate-absorber .*)$", r"\1 --sightlines 24 --workers 1"),
     ("report pages", r"^(dla-cnn report .*)$", r"\1 --max-sightlines 3"),
     ("streamed training", r"^((?:\w+=\S+ )*dla-cnn train --stream .*)$",
      r"\1 --validation-sightlines 8 --test-sightlines 8 --stream-workers 1"),
