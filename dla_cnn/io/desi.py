@@ -69,6 +69,47 @@ def _camera_arrays(hdul: fits.HDUList, path: str, cam: str, nspec: int):
     return wave, flux, ivar, (np.atleast_2d(mask) if mask is not None else None)
 
 
+def _wanted_targets(path: str, tids: np.ndarray, targetids: Iterable[int] | None, z_qso: RedshiftArg,
+                    zmap: Mapping | None) -> list[int]:
+    """The TARGETIDs to read: those asked for, else those with a redshift (file-level errors raised)."""
+    if targetids is not None:
+        wanted = [int(t) for t in np.atleast_1d(targetids)]
+    elif z_qso is not None and not isinstance(z_qso, Mapping):
+        if tids.size != 1:
+            raise MissingRedshiftError(path, f"one z_qso cannot serve all {tids.size} targets of a DESI coadd; "
+                                             "pass a redshift table (TARGETID, Z)")
+        wanted = [int(tids[0])]
+    elif z_qso is None and zmap is None:
+        raise MissingRedshiftError(path, "DESI coadds carry no redshift; pass a redshift table (TARGETID, Z)")
+    else:
+        wanted = [int(t) for t in tids if lookup(z_qso if isinstance(z_qso, Mapping) else None, [int(t)])
+                  is not None or lookup(zmap, [int(t)]) is not None]
+        if not wanted:
+            raise MissingRedshiftError(path, "no TARGETID of the file is in the redshift table")
+    if z_qso is not None and not isinstance(z_qso, Mapping) and len(wanted) != 1:
+        raise MissingRedshiftError(path, f"one z_qso cannot serve {len(wanted)} targets; "
+                                         "pass a redshift table (TARGETID, Z)")
+    return wanted
+
+
+def _rebinned_cameras(hdul: fits.HDUList, path: str, cams: list[str], nspec: int, present: list[int]):
+    """Raw (flux, ivar) per camera of the ``present`` rows, and their coadd on the SDSS grid.
+
+    Every camera of every selected spectrum is rebinned at once (they share a wavelength array).
+    """
+    raw, pieces = [], []
+    for cam in cams:
+        wave, flux, ivar, mask = _camera_arrays(hdul, path, cam, nspec)
+        flux, ivar = flux[present], ivar[present]
+        mask = None if mask is None else mask[present]
+        raw.append((flux, ivar))
+        try:
+            pieces.append(rebin_to_sdss_grid(wave, flux, ivar, mask))
+        except ValueError as exc:
+            raise InvalidSpectrumError(path, f"bad {cam}_WAVELENGTH ({describe(exc)})") from None
+    return raw, (coadd_on_grid(pieces) if present else (0, None, None, None))
+
+
 def iter_desi_hdul(
     hdul: fits.HDUList,
     path: str,
@@ -90,42 +131,14 @@ def iter_desi_hdul(
     ra = np.asarray(fmap[ra_name], dtype=float) if ra_name else np.full(nspec, np.nan)
     dec = np.asarray(fmap[dec_name], dtype=float) if dec_name else np.full(nspec, np.nan)
 
-    if targetids is not None:
-        wanted = [int(t) for t in np.atleast_1d(targetids)]
-    elif z_qso is not None and not isinstance(z_qso, Mapping):
-        if nspec != 1:
-            raise MissingRedshiftError(path, f"one z_qso cannot serve all {nspec} targets of a DESI coadd; "
-                                             "pass a redshift table (TARGETID, Z)")
-        wanted = [int(tids[0])]
-    elif z_qso is None and zmap is None:
-        raise MissingRedshiftError(path, "DESI coadds carry no redshift; pass a redshift table (TARGETID, Z)")
-    else:
-        wanted = [int(t) for t in tids if lookup(z_qso if isinstance(z_qso, Mapping) else None, [int(t)])
-                  is not None or lookup(zmap, [int(t)]) is not None]
-        if not wanted:
-            raise MissingRedshiftError(path, "no TARGETID of the file is in the redshift table")
-    if z_qso is not None and not isinstance(z_qso, Mapping) and len(wanted) != 1:
-        raise MissingRedshiftError(path, f"one z_qso cannot serve {len(wanted)} targets; "
-                                         "pass a redshift table (TARGETID, Z)")
-
+    wanted = _wanted_targets(path, tids, targetids, z_qso, zmap)
     rows = []
     for t in wanted:
         hit = np.flatnonzero(tids == t)
         rows.append(int(hit[0]) if hit.size else -1)
     present = [r for r in rows if r >= 0]
 
-    # rebin every camera of every selected spectrum at once (they share a wavelength array)
-    raw, pieces = [], []
-    for cam in cams:
-        wave, flux, ivar, mask = _camera_arrays(hdul, path, cam, nspec)
-        flux, ivar = flux[present], ivar[present]
-        mask = None if mask is None else mask[present]
-        raw.append((flux, ivar))
-        try:
-            pieces.append(rebin_to_sdss_grid(wave, flux, ivar, mask))
-        except ValueError as exc:
-            raise InvalidSpectrumError(path, f"bad {cam}_WAVELENGTH ({describe(exc)})") from None
-    start, flux_m, ivar_m, mask_m = coadd_on_grid(pieces) if present else (0, None, None, None)
+    raw, (start, flux_m, ivar_m, mask_m) = _rebinned_cameras(hdul, path, cams, nspec, present)
 
     for t, r in zip(wanted, rows):
         source = f"{path}[TARGETID {t}]"

@@ -176,6 +176,62 @@ def _fibers_with_redshift(z_qso, zmap, plate, mjd, nfib) -> list[int]:
     return sorted(f for f in fibers if 1 <= f <= nfib)
 
 
+def _plate_images(hdul: fits.HDUList, path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Flux, ivar and (if present) and_mask images of an spPlate, shapes checked."""
+    flux = np.asarray(hdu_data(hdul, 0, path))
+    if flux.ndim != 2:
+        raise SpectrumReadError(path, f"primary image has shape {flux.shape}; expected (fibers, pixels)")
+    if len(hdul) < 2:
+        raise SpectrumReadError(path, "missing HDU 1 (ivar)")
+    ivar = np.asarray(hdu_data(hdul, 1, path))
+    if ivar.shape != flux.shape:
+        raise SpectrumReadError(path, f"ivar image (HDU1) has shape {ivar.shape}, flux has {flux.shape}")
+    and_mask = None
+    if len(hdul) > 2 and isinstance(hdul[2], fits.ImageHDU):
+        and_mask = np.asarray(hdu_data(hdul, 2, path))
+        if and_mask.shape != flux.shape:
+            raise SpectrumReadError(path, f"and_mask image (HDU2) has shape {and_mask.shape}, flux has {flux.shape}")
+    return flux, ivar, and_mask
+
+
+def _selected_fibers(path: str, fibers, z_qso: RedshiftArg, zmap: Mapping | None, plate: int, mjd: int,
+                     nfib: int) -> list[int]:
+    """The fibers to read: those asked for, else those with a redshift (file-level errors raised)."""
+    if fibers is not None:
+        selected = [int(fibers)] if np.ndim(fibers) == 0 else [int(f) for f in fibers]
+        if z_qso is not None and not isinstance(z_qso, Mapping) and len(selected) != 1:
+            raise MissingRedshiftError(path, f"one z_qso cannot serve {len(selected)} fibers; "
+                                             "pass z_qso={fiber: z} or a quasar catalog")
+        return selected
+    if z_qso is not None and not isinstance(z_qso, Mapping):
+        if nfib != 1:
+            raise MissingRedshiftError(path, f"one z_qso cannot serve all {nfib} fibers of an spPlate; "
+                                             "pass z_qso={fiber: z} or a quasar catalog")
+        return [1]
+    if z_qso is None and zmap is None:
+        raise MissingRedshiftError(path, "spPlate files carry no redshift; pass z_qso={fiber: z} "
+                                         "or a quasar catalog")
+    selected = _fibers_with_redshift(z_qso, zmap, plate, mjd, nfib)
+    if not selected:
+        raise MissingRedshiftError(path, f"no fiber of plate {plate} MJD {mjd} has a redshift "
+                                         "from the caller or the quasar catalog")
+    return selected
+
+
+def _plug_values(plug, row: int | None) -> tuple[float, float, str, int]:
+    """RA, Dec, OBJTYPE and THING_ID of a plug-map row (NaN / "" / -1 where unknown)."""
+    if plug is None or row is None:
+        return np.nan, np.nan, "", -1
+    names, plugrow = plug[1].names, plug[1][row]
+
+    def value(name: str, convert, missing):
+        col = find_name(names, [name])
+        return convert(plugrow[col]) if col else missing
+
+    return (value("RA", as_float, np.nan), value("DEC", as_float, np.nan),
+            value("OBJTYPE", lambda v: str(v).strip(), ""), value("THING_ID", as_int, -1))
+
+
 def iter_spplate_hdul(
     hdul: fits.HDUList,
     path: str,
@@ -188,20 +244,8 @@ def iter_spplate_hdul(
     File-level problems (unreadable, no redshift source at all) are raised.
     """
     hdr = hdul[0].header
-    flux = np.asarray(hdu_data(hdul, 0, path))
-    if flux.ndim != 2:
-        raise SpectrumReadError(path, f"primary image has shape {flux.shape}; expected (fibers, pixels)")
+    flux, ivar, and_mask = _plate_images(hdul, path)
     nfib, npix = flux.shape
-    if len(hdul) < 2:
-        raise SpectrumReadError(path, "missing HDU 1 (ivar)")
-    ivar = np.asarray(hdu_data(hdul, 1, path))
-    if ivar.shape != flux.shape:
-        raise SpectrumReadError(path, f"ivar image (HDU1) has shape {ivar.shape}, flux has {flux.shape}")
-    and_mask = None
-    if len(hdul) > 2 and isinstance(hdul[2], fits.ImageHDU):
-        and_mask = np.asarray(hdu_data(hdul, 2, path))
-        if and_mask.shape != flux.shape:
-            raise SpectrumReadError(path, f"and_mask image (HDU2) has shape {and_mask.shape}, flux has {flux.shape}")
     wave = _wavelength(hdr, npix, path)
     plate, mjd = as_int(hdr.get("PLATEID")), as_int(hdr.get("MJD"))
     plug = _plugmap(hdul, path)
@@ -210,27 +254,7 @@ def iter_spplate_hdul(
         fcol = find_name(plug[1].names, ["FIBERID"])
         plug_fibers = np.asarray(plug[1][fcol]).astype(np.int64) if fcol else None
 
-    if fibers is None:
-        if z_qso is not None and not isinstance(z_qso, Mapping):
-            if nfib != 1:
-                raise MissingRedshiftError(path, f"one z_qso cannot serve all {nfib} fibers of an spPlate; "
-                                                 "pass z_qso={fiber: z} or a quasar catalog")
-            selected = [1]
-        elif z_qso is None and zmap is None:
-            raise MissingRedshiftError(path, "spPlate files carry no redshift; pass z_qso={fiber: z} "
-                                             "or a quasar catalog")
-        else:
-            selected = _fibers_with_redshift(z_qso, zmap, plate, mjd, nfib)
-            if not selected:
-                raise MissingRedshiftError(path, f"no fiber of plate {plate} MJD {mjd} has a redshift "
-                                                 "from the caller or the quasar catalog")
-    else:
-        selected = [int(fibers)] if np.ndim(fibers) == 0 else [int(f) for f in fibers]
-        if z_qso is not None and not isinstance(z_qso, Mapping) and len(selected) != 1:
-            raise MissingRedshiftError(path, f"one z_qso cannot serve {len(selected)} fibers; "
-                                             "pass z_qso={fiber: z} or a quasar catalog")
-
-    for fiber in selected:
+    for fiber in _selected_fibers(path, fibers, z_qso, zmap, plate, mjd, nfib):
         source = f"{path}[fiber {fiber}]"
         try:
             row = None
@@ -242,16 +266,7 @@ def iter_spplate_hdul(
                 raise SpectrumReadError(source, f"no such fiber (the plate has fibers 1-{nfib})")
             sid = sightline_id_from(plate, mjd, fiber)
             z, origin = resolve_redshift(source, [sid, fiber], z_qso, zmap)
-            plugrow = plug[1][row] if (plug is not None and row is not None) else None
-            ra = dec = np.nan
-            objtype = ""
-            thing_id = -1
-            if plugrow is not None:
-                names = plug[1].names
-                thing_id = as_int(plugrow[find_name(names, ["THING_ID"])]) if find_name(names, ["THING_ID"]) else -1
-                ra = as_float(plugrow[find_name(names, ["RA"])]) if find_name(names, ["RA"]) else np.nan
-                dec = as_float(plugrow[find_name(names, ["DEC"])]) if find_name(names, ["DEC"]) else np.nan
-                objtype = str(plugrow[find_name(names, ["OBJTYPE"])]).strip() if find_name(names, ["OBJTYPE"]) else ""
+            ra, dec, objtype, thing_id = _plug_values(plug, row)
             yield build_sightline(
                 source, wave, flux[irow], ivar[irow],
                 None if and_mask is None else _pixel_mask(and_mask[irow]),
