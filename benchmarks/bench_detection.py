@@ -117,6 +117,10 @@ def score(cat_path: Path, truth_path: Path) -> dict:
     out["dlogn_std"] = float(np.std(dn)) if len(dn) else np.nan
     out["dlogn_median"] = float(np.median(dn)) if len(dn) else np.nan
     out["z_coverage"] = (int((np.abs(dz) <= zerr).sum()), len(pairs))
+    p_snr = np.array([t_snr[t] for d, t in pairs])
+    out["dv_by_snr"] = [(f"S/N {lo:g}-{hi:g}", int(b.sum()), float(mad_std(dv[b])) if b.sum() >= 5 else np.nan)
+                        for lo, hi in zip(SNR_BINS[:-1], SNR_BINS[1:])
+                        for b in [(p_snr >= lo) & (p_snr < hi)]]
     out["nhi_coverage"] = (int((np.abs(dn) <= nerr).sum()), len(pairs))
     rows = []
     for lo, hi in zip(SNR_BINS[:-1], SNR_BINS[1:]):
@@ -268,6 +272,10 @@ def report(name: str, res: dict, prev: dict, labels: tuple[str, str]) -> None:
         print(f"| {lab} | {fmt_rate(*c)} | {fmt_rate(*p)} | {fmt_rate(*c0)} | {fmt_rate(*p0)} | {n} |")
     for (lab, c), (_, c0) in zip(res["by_nhi"], prev["by_nhi"]):
         print(f"| {lab} (S/N >= 3) | {fmt_rate(*c)} | | {fmt_rate(*c0)} | | |")
+    print(f"\n| matched true DLAs by S/N | robust sigma(dv) km/s, {labels[0]} (n) | {labels[1]} (n) |")
+    print("|---|---:|---:|")
+    for (lab, n, v), (_, n0, v0) in zip(res["dv_by_snr"], prev["dv_by_snr"]):
+        print(f"| {lab} | {v:.0f} ({n}) | {v0:.0f} ({n0}) |")
     print(f"\n| missed true DLAs at S/N >= 3, by cause | {labels[0]} | {labels[1]} |")
     print("|---|---:|---:|")
     for key in res["misses"]:
