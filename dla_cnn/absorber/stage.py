@@ -11,8 +11,9 @@ thresholds (:data:`PROPOSAL_DETECT`).  This stage then
 3. merges candidates whose measured centres are within ``merge_px`` -- one absorber,
    one row -- keeping the most probable;
 4. maps the real-absorber probability through the isotonic calibration stored with the
-   model, scales the predicted 1-sigma errors so 68% of calibration truths fall within
-   them, and types each absorber DLA (log N_HI >= 20.3) or SUBDLA.
+   model (one map per S/N bin and :func:`calibration_cells` cell), scales the predicted
+   1-sigma errors so 68% of calibration truths fall within them, and types each absorber
+   DLA (log N_HI >= 20.3) or SUBDLA.
 
 With ``voigt_fit`` set, absorbers the network measures at log N_HI >= ``voigt_min_log_nhi``
 and that reach the model's default ``min_confidence`` then get a damped-profile fit
@@ -25,9 +26,9 @@ Caveats
 -------
 * A candidate the first stage never proposes cannot be found here: the proposal
   thresholds are set for recall, and the merge removes what they duplicate.
-* Confidence is calibrated per S/N bin on simulated skies at natural absorber incidence
-  (randomised training sky, fresh seeds); on survey data check it with ``dla-cnn vet``
-  against a trusted catalog.
+* Confidence is calibrated per S/N bin and cell on simulated skies at natural absorber
+  incidence (randomised training sky, fresh seeds); on survey data check it with
+  ``dla-cnn vet`` against a trusted catalog.
 """
 
 from __future__ import annotations
