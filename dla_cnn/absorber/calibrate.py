@@ -14,6 +14,7 @@ rule of ``dla-cnn vet``).  From the matches:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -39,12 +40,16 @@ def match_one_to_one(z_det: np.ndarray, order: np.ndarray, z_true: np.ndarray, d
 
 
 def run_on_simulated(stage: AbsorberStage, stage1, cfg: CropSetConfig, workers: int = 1,
-                     batch_size: int = 64) -> list[dict]:
-    """All candidates (floor 0) of the two-stage finder on simulated views, with their truth match."""
+                     batch_size: int = 64, progress: Callable[[int], None] | None = None) -> list[dict]:
+    """All candidates (floor 0) of the two-stage finder on simulated views, with their truth match.
+
+    ``progress`` is called with the number of sightlines done after each batch.
+    """
     from dla_cnn.model import predict_windows
 
     stage = AbsorberStage(stage.model, StageCalibration(), replace(stage.cfg, floor=0.0))
     rows = []
+    done = 0
     for views in iter_views(cfg, workers):
         pred = predict_windows(stage1, np.stack([v.window for v in views]), batch_size=batch_size)
         props, curves = zip(*(stage.propose(pred["prob"][k], pred["offset"][k], pred["log_nhi"][k],
@@ -64,6 +69,9 @@ def run_on_simulated(stage: AbsorberStage, stage1, cfg: CropSetConfig, workers: 
             for j in np.flatnonzero(in_path & ~np.isin(np.arange(z_true.size), m)):
                 rows.append({"p_real": np.nan, "z": np.nan, "matched": False, "missed": True, "snr": v.view.snr,
                              "z_true": z_true[j], "log_nhi_true": truth[j, 1]})
+        done += len(views)
+        if progress:
+            progress(done)
     return rows
 
 
@@ -142,7 +150,8 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0,
 
 
 def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, seed: int = 7300, workers: int = 2,
-                     cells: bool = True) -> tuple[StageCalibration, dict]:
+                     cells: bool = True, progress: Callable[[int], None] | None = None
+                     ) -> tuple[StageCalibration, dict]:
     """Fit a two-stage finder's calibration on freshly simulated natural-incidence skies.
 
     Parameters
@@ -160,6 +169,8 @@ def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, se
         Simulation processes.
     cells : bool
         Fit per-cell maps too (:func:`fit_stage_calibration`).
+    progress : callable, optional
+        Called with the number of sightlines done.
 
     Returns
     -------
@@ -168,7 +179,7 @@ def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, se
         Counts, S/N edges, fitted cells, error scales, and the simulation's size and seed.
     """
     cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, p_natural=1.0)
-    rows = run_on_simulated(stage, stage1, cfg, workers=workers)
+    rows = run_on_simulated(stage, stage1, cfg, workers=workers, progress=progress)
     cal, summary = fit_stage_calibration(rows, cells=cells)
     summary.update(n_sightlines=n_sightlines, seed=seed, sky=cfg.sky)
     return cal, summary

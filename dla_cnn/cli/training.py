@@ -6,6 +6,7 @@ absorber-level stage of the two-stage finder.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -115,8 +116,6 @@ def build_crops(
     workers: int = typer.Option(2, "--workers", "-j", help="Simulation processes."),
 ) -> None:
     """Simulate sightlines, run the per-pixel model and cut labelled candidate crops for the absorber stage."""
-    import time
-
     from dla_cnn.absorber.data import CropSetConfig, build_crop_set
     from dla_cnn.assets import resolve_model
     from dla_cnn.model import load_model
@@ -182,8 +181,11 @@ def train_absorber(
                                    model_cfg=ABSORBER_PRESETS[preset], verbose=1 if console.is_terminal else 2,
                                    init_weights=init_from)
         stage_cfg = StageConfig(min_confidence=min_confidence)
-        cal, summary = calibrate_finder(AbsorberStage(res["model"], cfg=stage_cfg), stage1, calibration_sightlines,
-                                        seed=7300 + seed)
+        t0 = time.perf_counter()
+        with _progress() as prog:
+            task = prog.add_task("calibration", total=calibration_sightlines, rate="")
+            cal, summary = calibrate_finder(AbsorberStage(res["model"], cfg=stage_cfg), stage1, calibration_sightlines,
+                                            seed=7300 + seed, progress=_rate_step(prog, task, t0))
         info = {"training": {"train_crops": [str(p) for p in train_crops], "val_crops": str(val_crops),
                              "init_from": str(init_from) if init_from else None, "epochs": epochs,
                              "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
@@ -220,7 +222,11 @@ def calibrate_absorber(
         stage = load_stage(model_path, card)
         if stage is None:
             raise ConfigError(f"{model_path}: a one-stage model (calibrate it with dla-cnn calibrate)")
-        cal, summary = calibrate_finder(stage, stage1, n_sightlines, seed, workers, cells)
+        t0 = time.perf_counter()
+        with _progress() as prog:
+            task = prog.add_task("calibration", total=n_sightlines, rate="")
+            cal, summary = calibrate_finder(stage, stage1, n_sightlines, seed, workers, cells,
+                                            progress=_rate_step(prog, task, t0))
     except DlaCnnError as err:
         _fail(err)
     card["stage2"]["calibration"] = cal.to_dict()
