@@ -82,6 +82,14 @@ def compact_knots(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return x[keep], y[keep]
 
 
+def confidence_map(p: np.ndarray, real: np.ndarray) -> list[list[float]]:
+    """``[[x knots], [y knots]]`` of the isotonic map from probabilities ``p`` to the observed
+    fraction ``real``, held flat to 0 and 1 beyond the data and without redundant knots."""
+    px, py = isotonic(p, real)
+    mx, my = compact_knots(np.array([0.0, *px, 1.0]), np.array([py[0], *py, py[-1]]))
+    return [mx.tolist(), my.tolist()]
+
+
 MIN_PER_BIN = 200
 """Candidates needed in every S/N bin for per-bin confidence maps (else one map for all)."""
 
@@ -98,9 +106,7 @@ def _fit_cells(cal: StageCalibration, det: list[dict], p: np.ndarray, real: np.n
         for cell in np.unique(cells):
             sel = (bins == b) & (cells == cell)
             if sel.sum() >= MIN_PER_CELL:
-                px, py = isotonic(p[sel], real[sel])
-                mx, my = compact_knots(np.array([0.0, *px, 1.0]), np.array([py[0], *py, py[-1]]))
-                cal.cell_maps[f"{int(b)}:{cell}"] = [mx.tolist(), my.tolist()]
+                cal.cell_maps[f"{int(b)}:{cell}"] = confidence_map(p[sel], real[sel])
 
 
 def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0, 10.0), cells: bool = True
@@ -117,22 +123,19 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0,
     det = [r for r in rows if not r.get("missed")]
     p = np.array([r["p_real"] for r in det])
     real = np.array([r["matched"] for r in det], dtype=float)
-    bx, by = isotonic(p, real)
     m = [r for r in det if r["matched"]]
     dz = np.array([r["z"] - r["z_true"] for r in m])
     z_err = np.array([r["z_err"] for r in m])
     dn = np.array([r["log_nhi"] - r["log_nhi_true"] for r in m])
     n_err = np.array([r["log_nhi_err"] for r in m])
-    kx, ky = compact_knots(np.array([0.0, *bx, 1.0]), np.array([by[0], *by, by[-1]]))
-    cal = StageCalibration(conf_x=kx.tolist(), conf_y=ky.tolist(), fitted=True)
+    kx, ky = confidence_map(p, real)
+    cal = StageCalibration(conf_x=kx, conf_y=ky, fitted=True)
     snr = np.array([r["snr"] for r in det])
     bins = np.searchsorted(np.asarray(snr_edges), snr, side="right")
     if len(snr_edges) and all((bins == b).sum() >= MIN_PER_BIN for b in range(len(snr_edges) + 1)):
         cal.snr_edges = [float(e) for e in snr_edges]
         for b in range(len(snr_edges) + 1):
-            px, py = isotonic(p[bins == b], real[bins == b])
-            mx, my = compact_knots(np.array([0.0, *px, 1.0]), np.array([py[0], *py, py[-1]]))
-            cal.conf_maps.append([mx.tolist(), my.tolist()])
+            cal.conf_maps.append(confidence_map(p[bins == b], real[bins == b]))
         if cells and all("z_qso" in r for r in det):  # rows of older runs lack the quasar redshift
             _fit_cells(cal, det, p, real, bins)
     # z errors are predicted in px; the residuals are compared in z with the same px->z factor
