@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Optional
 
 import typer
@@ -79,6 +81,17 @@ def _rate_step(prog, task, t0: float):
         prog.update(task, completed=done, rate=f"{rate:.0f} sightlines/s", **extra)
 
     return step
+
+
+@contextmanager
+def _rate_progress(description: str, total: int | None = None, t0: float | None = None) -> Iterator:
+    """A progress bar for long work; yields the ``(done, total=None)`` callback that also shows the
+    sightlines per second since ``t0`` (default: now)."""
+    import time
+
+    t0 = time.perf_counter() if t0 is None else t0
+    with _progress() as prog:
+        yield _rate_step(prog, prog.add_task(description, total=total, rate=""), t0)
 
 
 def _detect_config(min_confidence: Optional[float], single_stage: bool):

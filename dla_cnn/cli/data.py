@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from dla_cnn.cli._app import _command_line, _fail, _progress, _rate_step, app, console, out
+from dla_cnn.cli._app import _command_line, _fail, _progress, _rate_progress, app, console, out
 from dla_cnn.exceptions import DlaCnnError
 
 
@@ -44,9 +44,8 @@ def build_training(
                 console.print(f"[yellow]skipped:[/yellow] {p}", highlight=False, soft_wrap=True)
             console.print(f"{len(hosts)} host sightlines from {source}")
         t0 = time.perf_counter()
-        with _progress() as prog:
-            task = prog.add_task("build-training", total=n_sightlines, rate="")
-            path = build_training_set(out_path, cfg, workers=workers, hosts=hosts, progress=_rate_step(prog, task, t0),
+        with _rate_progress("build-training", n_sightlines, t0) as step:
+            path = build_training_set(out_path, cfg, workers=workers, hosts=hosts, progress=step,
                                       command=_command_line())
         dt = time.perf_counter() - t0
         out.print(f"wrote {path} ({n_sightlines} sightlines, {n_sightlines / dt:.0f}/s, {path.stat().st_size / 1e6:.1f} MB)")

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import typer
 
-from dla_cnn.cli._app import _command_line, _fail, _for_inference, _progress, _rate_step, app, console, out
+from dla_cnn.cli._app import _command_line, _fail, _for_inference, _rate_progress, app, console, out
 from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.exceptions import DlaCnnError
 
@@ -113,11 +113,10 @@ def report(
         _for_inference()
     t0 = time.perf_counter()
     try:
-        with _progress() as prog:
-            task = prog.add_task("report", total=None, rate="")
+        with _rate_progress("report", None, t0) as step:
             res = write_report(catalog_path, out_dir, spectra=spectra, truth=truth, sightlines=sightlines,
                                max_sightlines=max_sightlines, model=model, curves=curves,
-                               progress=_rate_step(prog, task, t0), command=_command_line())
+                               progress=step, command=_command_line())
     except DlaCnnError as err:
         _fail(err)
     for note in res.notes:

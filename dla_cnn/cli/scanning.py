@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from dla_cnn.cli._app import _command_line, _detect_config, _fail, _for_inference, _progress, _rate_step, app, console, out
+from dla_cnn.cli._app import _command_line, _detect_config, _fail, _for_inference, _rate_progress, app, console, out
 from dla_cnn.exceptions import DlaCnnError
 
 
@@ -128,10 +128,7 @@ def catalog(
 
     t0 = time.perf_counter()
     try:
-        with _progress() as prog:
-            task = prog.add_task("catalog", total=None, rate="")
-            step = _rate_step(prog, task, t0)
-
+        with _rate_progress("catalog", None, t0) as step:
             res = build_catalog(source, out_path, model, spectra_dir, workers, resume, scheduler, shard_size,
                                 batch_size, detect=_detect_config(min_confidence, single_stage), progress=step,
                                 command=_command_line(),

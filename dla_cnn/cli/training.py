@@ -6,13 +6,12 @@ absorber-level stage of the two-stage finder.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from dla_cnn.cli._app import _command_line, _fail, _progress, _rate_step, app, console, out
+from dla_cnn.cli._app import _command_line, _fail, _rate_progress, app, console, out
 from dla_cnn.exceptions import ConfigError, DlaCnnError
 
 
@@ -123,10 +122,8 @@ def build_crops(
     try:
         stage1, _ = load_model(resolve_model(model))
         cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, sky=sky)
-        t0 = time.perf_counter()
-        with _progress() as prog:
-            task = prog.add_task("build-crops", total=n_sightlines, rate="")
-            path = build_crop_set(cfg, stage1, out_path, workers=workers, progress=_rate_step(prog, task, t0))
+        with _rate_progress("build-crops", n_sightlines) as step:
+            path = build_crop_set(cfg, stage1, out_path, workers=workers, progress=step)
         out.print(f"wrote {path} ({n_sightlines} sightlines, {path.stat().st_size / 1e6:.0f} MB)")
     except DlaCnnError as err:
         _fail(err)
@@ -181,11 +178,9 @@ def train_absorber(
                                    model_cfg=ABSORBER_PRESETS[preset], verbose=1 if console.is_terminal else 2,
                                    init_weights=init_from)
         stage_cfg = StageConfig(min_confidence=min_confidence)
-        t0 = time.perf_counter()
-        with _progress() as prog:
-            task = prog.add_task("calibration", total=calibration_sightlines, rate="")
+        with _rate_progress("calibration", calibration_sightlines) as step:
             cal, summary = calibrate_finder(AbsorberStage(res["model"], cfg=stage_cfg), stage1, calibration_sightlines,
-                                            seed=7300 + seed, progress=_rate_step(prog, task, t0))
+                                            seed=7300 + seed, progress=step)
         info = {"training": {"train_crops": [str(p) for p in train_crops], "val_crops": str(val_crops),
                              "init_from": str(init_from) if init_from else None, "epochs": epochs,
                              "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
@@ -222,11 +217,8 @@ def calibrate_absorber(
         stage = load_stage(model_path, card)
         if stage is None:
             raise ConfigError(f"{model_path}: a one-stage model (calibrate it with dla-cnn calibrate)")
-        t0 = time.perf_counter()
-        with _progress() as prog:
-            task = prog.add_task("calibration", total=n_sightlines, rate="")
-            cal, summary = calibrate_finder(stage, stage1, n_sightlines, seed, workers, cells,
-                                            progress=_rate_step(prog, task, t0))
+        with _rate_progress("calibration", n_sightlines) as step:
+            cal, summary = calibrate_finder(stage, stage1, n_sightlines, seed, workers, cells, progress=step)
     except DlaCnnError as err:
         _fail(err)
     card["stage2"]["calibration"] = cal.to_dict()
