@@ -113,10 +113,12 @@ def preload_tensorflow() -> None:
 
 
 def _placeholder_initializers(config):
-    """A copy of a Keras config with every initializer replaced by ``dla_cnn>Placeholder``."""
+    """A copy of a Keras config with every initializer replaced by ``dla_cnn>Placeholder``
+    (which keeps the original's config, to be restored after loading)."""
     if isinstance(config, dict):
         if config.get("module") == "keras.initializers":
-            return {"module": None, "class_name": "Placeholder", "config": {}, "registered_name": "dla_cnn>Placeholder"}
+            return {"module": None, "class_name": "Placeholder", "config": {"original": config},
+                    "registered_name": "dla_cnn>Placeholder"}
         return {key: _placeholder_initializers(value) for key, value in config.items()}
     if isinstance(config, list):
         return [_placeholder_initializers(value) for value in config]
@@ -130,8 +132,9 @@ def load_saved_model(path, custom_objects: dict | None = None):
     stored weights.  On JAX each random initializer of a new shape is a separate XLA
     compilation (~0.3-1 s each: tens of seconds for one model on 2 cores); the values are
     overwritten at once, so on JAX the architecture is rebuilt with plain numpy zeros as
-    initial values and the stored weights are then loaded into it.  A file whose weights do
-    not fit the architecture still fails to load.
+    initial values and the stored weights are then loaded into it; the layers then get
+    their saved initializers back, so the model saves again as a loadable file.  A file
+    whose weights do not fit the architecture still fails to load.
 
     Parameters
     ----------
@@ -152,6 +155,9 @@ def load_saved_model(path, custom_objects: dict | None = None):
     import numpy as np
 
     class Placeholder(keras.initializers.Initializer):
+        def __init__(self, original: dict | None = None):
+            self.original = original
+
         def __call__(self, shape, dtype=None):
             return np.zeros(shape, dtype=keras.backend.standardize_dtype(dtype or "float32"))
 
@@ -161,4 +167,10 @@ def load_saved_model(path, custom_objects: dict | None = None):
     with keras.saving.custom_object_scope(objects):
         model = keras.saving.deserialize_keras_object(_placeholder_initializers(config))
     model.load_weights(path)
+    # the layers get their saved initializers back (creating one compiles nothing), so the
+    # model saves and clones like one Keras loaded itself
+    for layer in model._flatten_layers():
+        for attr, value in list(vars(layer).items()):
+            if isinstance(value, Placeholder) and value.original is not None:
+                setattr(layer, attr, keras.initializers.deserialize(value.original))
     return model

@@ -72,6 +72,8 @@ def test_packaged_model_names_resolve():
 
 
 _JAX_LOAD = """
+import sys
+from pathlib import Path
 import numpy as np, keras
 from dla_cnn.assets import asset_path
 from dla_cnn.backend import load_saved_model
@@ -82,15 +84,21 @@ for name in ("models/dla_cnn_fcn.keras", "models/dla_cnn_fcn_absorber.keras"):
     assert len(fast.weights) == len(slow.weights) > 10
     for a, b in zip(fast.weights, slow.weights):
         assert a.path == b.path and np.array_equal(np.asarray(a), np.asarray(b)), a.path
+    # saved again, it loads with plain Keras and has the same config as the slowly loaded one
+    again_path = Path(sys.argv[1]) / "again.keras"
+    fast.save(again_path)
+    again = keras.saving.load_model(again_path, compile=False)
+    assert again.get_config() == slow.get_config()
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(again.weights, slow.weights))
 print("ok", keras.backend.backend())
 """
 
 
 @pytest.mark.slow
-def test_fast_jax_loading_gives_the_stored_weights():
+def test_fast_jax_loading_gives_the_stored_weights(tmp_path):
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    res = subprocess.run([sys.executable, "-c", _JAX_LOAD], env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run([sys.executable, "-c", _JAX_LOAD, str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "ok jax" in res.stdout
 
