@@ -195,6 +195,41 @@ def test_calibration_maps_probabilities_to_observed_fractions_and_scales_errors(
     assert cal.nhi_err_scale < 0.6
 
 
+def test_error_scales_per_snr_bin_and_measured_type_give_68_percent_in_each():
+    from dla_cnn.absorber.calibrate import MIN_PER_SCALE, fit_stage_calibration
+
+    rng = np.random.default_rng(4)
+    rows = []
+    # the network's sigmas are 0.1 dex throughout; the true scatter is 0.05 dex for DLA-like
+    # candidates at S/N >= 10, 0.1 below, and 0.2 dex for sub-DLA-like ones
+    for _ in range(6000):
+        snr, log_n = float(np.exp(rng.uniform(0, np.log(30)))), rng.uniform(19.5, 21.5)
+        true_sd = 0.2 if log_n < 20.3 else (0.05 if snr >= 10 else 0.1)
+        rows.append({"p_real": 0.9, "matched": True, "snr": snr, "z": 3.0 + rng.normal(0, 0.002), "z_true": 3.0,
+                     "z_err": 0.001, "log_nhi": log_n, "log_nhi_true": log_n - rng.normal(0, true_sd), "log_nhi_err": 0.1})
+    cal, summary = fit_stage_calibration(rows)
+    assert set(cal.err_scales) == {f"{b}:{k}" for b in range(3) for k in ("dla", "sub")} == set(summary["err_scales"])
+    assert cal.error_scales(20.0, 21.0)[1] == pytest.approx(0.5, rel=0.12)
+    assert cal.error_scales(5.0, 21.0)[1] == pytest.approx(1.0, rel=0.12)
+    assert cal.error_scales(5.0, 20.0)[1] == pytest.approx(2.0, rel=0.12)
+    assert all(cal.error_scales(s, 21.0)[0] == pytest.approx(2.0, rel=0.12) for s in (1.5, 5.0, 20.0))
+    # the one global scale in between over-covers DLAs at high S/N and under-covers sub-DLAs
+    assert 1.0 < cal.nhi_err_scale < 2.0
+    # coverage with the scales of each candidate's own key is 68% in every key
+    for key in cal.err_scales:
+        b, kind = key.split(":")
+        sel = [r for r in rows if str(np.searchsorted(cal.snr_edges, r["snr"], side="right")) == b
+               and (r["log_nhi"] >= 20.3) == (kind == "dla")]
+        s = cal.error_scales(sel[0]["snr"], sel[0]["log_nhi"])[1]
+        inside = np.mean([abs(r["log_nhi"] - r["log_nhi_true"]) <= np.hypot(s * 0.1, cal.nhi_err_floor) for r in sel])
+        assert inside == pytest.approx(0.683, abs=0.02)
+    # unknown S/N, or a key with too few matches, falls back to the global scales
+    assert cal.error_scales(None, 21.0) == (cal.z_err_scale, cal.nhi_err_scale)
+    few = fit_stage_calibration(rows[: 6 * MIN_PER_SCALE // 2])[0]
+    assert len(few.err_scales) < 6
+    assert StageCalibration.from_dict(cal.to_dict()).err_scales == cal.err_scales
+
+
 def test_damped_profile_fit_recovers_the_column_through_a_forest():
     from dla_cnn.absorber.voigt_fit import fit_damped_lya, trough_half_width_px
     from dla_cnn.physics.voigt import apply_lsf, fine_grid, voigt_tau

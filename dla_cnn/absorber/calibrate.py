@@ -9,7 +9,9 @@ rule of ``dla-cnn vet``).  From the matches:
   the observed fraction of candidates that match, so a confidence is a probability at the
   natural incidence of absorbers;
 * errors: scales on the predicted z and log N_HI sigmas (the network's, and the profile
-  fit's where it measured log N_HI) so 68.3% of the matched truths lie within 1 sigma.
+  fit's where it measured log N_HI) so 68.3% of the matched truths lie within 1 sigma; the
+  network's get one pair per S/N bin and measured type (DLA or sub-DLA) where there are
+  :data:`MIN_PER_SCALE` matches, so the coverage holds in each.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from dla_cnn import grid
 from dla_cnn.absorber.data import CropSetConfig, iter_views
-from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, calibration_cells
+from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, calibration_cells, measured_kind
 from dla_cnn.scan.calibrate import MATCH_DZ, _coverage_scale, isotonic
 
 
@@ -97,6 +99,9 @@ MIN_PER_CELL = 150
 """Candidates needed in an S/N bin's cell (:func:`~dla_cnn.absorber.stage.calibration_cells`)
 for a map of its own (else the cell uses its bin's map)."""
 
+MIN_PER_SCALE = 200
+"""Matched candidates needed in an S/N bin and measured type for error scales of their own."""
+
 
 def _fit_cells(cal: StageCalibration, det: list[dict], p: np.ndarray, real: np.ndarray, bins: np.ndarray) -> None:
     """Per-cell maps within each S/N bin, where a cell has :data:`MIN_PER_CELL` candidates."""
@@ -145,11 +150,28 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0,
         cal.nhi_err_scale = _coverage_scale(dn[~fitted], n_err[~fitted], cal.nhi_err_floor)
     if fitted.sum() >= 10:
         cal.fit_nhi_err_scale = _coverage_scale(dn[fitted], n_err[fitted], cal.nhi_err_floor)
+    _fit_err_scales(cal, m, dz, z_err, dn, n_err, fitted)
     summary = {"n_candidates": len(det), "n_matched": len(m), "n_missed": len(rows) - len(det),
                "snr_edges": cal.snr_edges, "cells": sorted(cal.cell_maps),
                "n_nhi_fitted": int(fitted.sum()), "z_err_scale": cal.z_err_scale, "nhi_err_scale": cal.nhi_err_scale,
-               "fit_nhi_err_scale": cal.fit_nhi_err_scale}
+               "fit_nhi_err_scale": cal.fit_nhi_err_scale, "err_scales": cal.err_scales}
     return cal, summary
+
+
+def _fit_err_scales(cal: StageCalibration, m: list[dict], dz: np.ndarray, z_err: np.ndarray, dn: np.ndarray,
+                    n_err: np.ndarray, fitted: np.ndarray) -> None:
+    """Error scales per S/N bin (``cal.snr_edges``) and measured type where there are
+    :data:`MIN_PER_SCALE` matches (the profile-fitted columns keep their own scale)."""
+    if not m:
+        return
+    bins = np.searchsorted(np.asarray(cal.snr_edges), np.array([r["snr"] for r in m]), side="right")
+    keys = np.char.add(np.char.add(bins.astype(str), ":"), measured_kind(np.array([r["log_nhi"] for r in m])))
+    for key in np.unique(keys):
+        sel = keys == key
+        net = sel & ~fitted
+        if net.sum() >= MIN_PER_SCALE:
+            cal.err_scales[str(key)] = [_coverage_scale(dz[sel], z_err[sel], 0.0),
+                                        _coverage_scale(dn[net], n_err[net], cal.nhi_err_floor)]
 
 
 def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, seed: int = 7300, workers: int = 2,

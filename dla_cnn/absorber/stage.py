@@ -12,8 +12,8 @@ thresholds (:data:`PROPOSAL_DETECT`).  This stage then
    one row -- keeping the most probable;
 4. maps the real-absorber probability through the isotonic calibration stored with the
    model (one map per S/N bin and :func:`calibration_cells` cell), scales the predicted
-   1-sigma errors so 68% of calibration truths fall within them, and types each absorber
-   DLA (log N_HI >= 20.3) or SUBDLA.
+   1-sigma errors so 68% of calibration truths fall within them (one pair of scales per
+   S/N bin and measured type), and types each absorber DLA (log N_HI >= 20.3) or SUBDLA.
 
 With ``voigt_fit`` set, absorbers the network measures at log N_HI >= ``voigt_min_log_nhi``
 and that reach the model's default ``min_confidence`` then get a damped-profile fit
@@ -95,6 +95,11 @@ class StageCalibration:
     cell_maps: dict[str, list[list[float]]] = field(default_factory=dict)
     """``[[x knots], [y knots]]`` per S/N bin and candidate cell (:func:`calibration_cells`),
     keyed ``"BIN:CELL"``; a cell without a map uses its S/N bin's map."""
+    err_scales: dict[str, list[float]] = field(default_factory=dict)
+    """``[z scale, log N_HI scale]`` per S/N bin and measured type, keyed ``"BIN:dla"`` or
+    ``"BIN:sub"`` (:func:`measured_kind`); a key without scales uses ``z_err_scale`` and
+    ``nhi_err_scale``.  The network's errors of sub-DLA-like candidates need a larger scale
+    than those of DLA-like ones, and its DLA errors a smaller scale the higher the S/N."""
     fitted: bool = False
 
     def to_dict(self) -> dict:
@@ -126,6 +131,19 @@ class StageCalibration:
                     out[sel] = np.interp(p[sel], *knots)
         return np.clip(out, 0.0, 1.0)
 
+    def error_scales(self, snr: float | None, log_nhi: float) -> tuple[float, float]:
+        """Scales ``(z, log N_HI)`` of the network's errors for a candidate measured at ``log_nhi``
+        on a sightline of S/N ``snr``."""
+        b = int(np.searchsorted(self.snr_edges, snr, side="right")) if snr is not None and np.isfinite(snr) else -1
+        z_s, n_s = self.err_scales.get(f"{b}:{measured_kind(log_nhi)}", (self.z_err_scale, self.nhi_err_scale))
+        return float(z_s), float(n_s)
+
+
+def measured_kind(log_nhi):
+    """``"dla"`` where the measured column reaches the DLA threshold, else ``"sub"`` (element-wise)."""
+    kind = np.where(np.asarray(log_nhi) >= DLA_MIN_LOG_NHI, "dla", "sub")
+    return str(kind) if kind.ndim == 0 else kind
+
 
 def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray) -> np.ndarray:
     """Calibration cell of each candidate: where it lies and what it measures.
@@ -147,8 +165,7 @@ def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray) -> np.ndarray:
         means a different fraction of real absorbers in each.
     """
     region = np.where(np.asarray(rest_lya) < grid.LYB_REST, "lyb", "lya")
-    kind = np.where(np.asarray(log_nhi) >= DLA_MIN_LOG_NHI, "dla", "sub")
-    return np.char.add(np.char.add(region, "-"), kind)
+    return np.char.add(np.char.add(region, "-"), measured_kind(np.atleast_1d(log_nhi)))
 
 
 _BUCKETS = (16, 64, 256, 512)
@@ -283,7 +300,8 @@ class AbsorberStage:
         dets = []
         for k in taken:
             ln = float(pred["log_nhi"][k])
-            n_err = float(np.hypot(pred["log_nhi_err"][k] * cal.nhi_err_scale, cal.nhi_err_floor))
+            z_scale, n_scale = cal.error_scales(view.snr, ln)
+            n_err = float(np.hypot(pred["log_nhi_err"][k] * n_scale, cal.nhi_err_floor))
             raw_n_err = float(pred["log_nhi_err"][k])
             fitted = False
             if cfg.voigt_fit != "none" and ln >= cfg.voigt_min_log_nhi and conf[k] >= cfg.min_confidence:
@@ -300,7 +318,7 @@ class AbsorberStage:
             if not (z_range[0] <= z <= z_range[1]):
                 continue
             dz_dpx = (1.0 + z) * np.log(10.0) * grid.DLOGLAM
-            z_err_px = float(np.hypot(pred["offset_err"][k] * cal.z_err_scale, cal.z_err_floor_px))
+            z_err_px = float(np.hypot(pred["offset_err"][k] * z_scale, cal.z_err_floor_px))
             ci = int(np.clip(np.rint(centres[k]), 0, grid.N_WINDOW - 1))
             dets.append(Detection(
                 centre_px=float(centres[k]), z_abs=float(z), z_abs_err=z_err_px * dz_dpx, log_nhi=ln,
