@@ -104,6 +104,26 @@ def test_model_shapes_and_a_short_fit_lowers_the_loss():
     assert np.mean((out["p_real"] > 0.5) == (real == 1)) > 0.9
 
 
+def test_several_crop_sets_load_as_their_concatenation(tmp_path):
+    from dla_cnn.absorber.train import load_crop_set
+
+    rng = np.random.default_rng(3)
+    paths, sets = [], []
+    for k, n in enumerate((5, 3)):
+        arrays = dict(lya=rng.normal(size=(n, 512, 5)).astype(np.float16), lyb=rng.normal(size=(n, 128, 2)).astype(np.float16),
+                      ll=rng.normal(size=(n, 128, 2)).astype(np.float16), scalars=rng.normal(size=(n, 6)).astype(np.float32),
+                      labels=rng.normal(size=(n, 4)))
+        paths.append(tmp_path / f"set{k}.npz")
+        np.savez(paths[-1], **arrays)
+        sets.append(arrays)
+    inputs, labels = load_crop_set(paths)
+    for name, x in zip(("lya", "lyb", "ll", "scalars"), inputs):
+        assert x.dtype == sets[0][name].dtype
+        np.testing.assert_array_equal(x, np.concatenate([s[name] for s in sets]))
+    assert labels.dtype == np.float32
+    np.testing.assert_array_equal(labels, np.concatenate([s["labels"] for s in sets]).astype(np.float32))
+
+
 class _FakeModel:
     """Predicts a fixed absorber at window pixel ``centre`` for every crop."""
 

@@ -24,14 +24,42 @@ from dla_cnn.model.runstate import set_random_seed
 from dla_cnn.absorber.model import INPUT_NAMES, AbsorberConfig, AbsorberLoss, build_absorber_model
 
 
+def _npz_shapes(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array of an ``.npz`` file, read from the headers only."""
+    import zipfile
+
+    out = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            with archive.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+            out[member[:-len(".npy")]] = (shape, dtype)
+    return out
+
+
 def load_crop_set(path: str | Path | list) -> tuple[list[np.ndarray], np.ndarray]:
-    """Inputs (lya, lyb, ll, scalars) and labels (k, 4) of one crop set, or of several concatenated."""
-    if isinstance(path, (list, tuple)):
-        parts = [load_crop_set(p) for p in path]
-        return ([np.concatenate([x[i] for x, _ in parts]) for i in range(len(INPUT_NAMES))],
-                np.concatenate([y for _, y in parts]))
-    with np.load(path) as f:
-        return [f[name] for name in INPUT_NAMES], f["labels"].astype(np.float32)
+    """Inputs (lya, lyb, ll, scalars) and labels (k, 4) of one crop set, or of several concatenated.
+
+    Several sets are copied one at a time into arrays allocated once from the files'
+    headers, so the peak memory is the total plus one set (not twice the total).
+    """
+    if not isinstance(path, (list, tuple)):
+        with np.load(path) as f:
+            return [f[name] for name in INPUT_NAMES], f["labels"].astype(np.float32)
+    shapes = [_npz_shapes(p) for p in path]
+    sizes = [sh["labels"][0][0] for sh in shapes]
+    inputs = [np.empty((sum(sizes), *shapes[0][name][0][1:]), shapes[0][name][1]) for name in INPUT_NAMES]
+    labels = np.empty((sum(sizes), *shapes[0]["labels"][0][1:]), np.float32)
+    start = 0
+    for p, n in zip(path, sizes):
+        x, y = load_crop_set(p)
+        for dest, part in zip(inputs, x):
+            dest[start:start + n] = part
+        labels[start:start + n] = y
+        start += n
+    return inputs, labels
 
 
 class CropBatches(keras.utils.PyDataset):
