@@ -164,6 +164,7 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
     before = card["stage2"]["calibration"]
     res = _run("calibrate-absorber", out, "--sightlines", 30, "--seed", 9, "--workers", 1, "--no-cells")
     assert res.exit_code == 0, res.output
+    assert "z error scale" in res.output and "log N error scale" in res.output
     card = json.loads((tmp_path / "finder.card.json").read_text())
     summary = card["stage2"]["calibration_summary"]
     assert summary["n_sightlines"] == 30 and summary["seed"] == 9 and summary["cells"] == []

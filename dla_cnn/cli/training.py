@@ -191,7 +191,7 @@ def train_absorber(
     except DlaCnnError as err:
         _fail(err)
     out.print(f"wrote {path} (two-stage finder): calibration on {summary['n_candidates']} candidates, "
-              f"z error scale {cal.z_err_scale:.2f}, log N error scale {cal.nhi_err_scale:.2f}")
+              f"{_scales_text(cal)}")
 
 
 @app.command("calibrate-absorber")
@@ -226,7 +226,16 @@ def calibrate_absorber(
     card["stage2"].setdefault("commands", {})["calibrate"] = _command_line()
     write_card(model_path, card)
     out.print(f"calibrated {model_path}: {summary['n_candidates']} candidates, {len(summary['cells'])} cell maps, "
-              f"z error scale {cal.z_err_scale:.2f}, log N error scale {cal.nhi_err_scale:.2f}")
+              f"{_scales_text(cal)}")
+
+
+def _scales_text(cal) -> str:
+    """The calibration's error scales in one line (global, then per S/N bin and measured type)."""
+    text = f"z error scale {cal.z_err_scale:.2f}, log N error scale {cal.nhi_err_scale:.2f}"
+    if cal.err_scales:
+        text += " (per S/N bin and type: " + ", ".join(
+            f"{k} {z:.2f}/{n:.2f}" for k, (z, n) in sorted(cal.err_scales.items())) + ")"
+    return text
 
 
 @app.command("export-onnx")
