@@ -52,6 +52,10 @@ def wilson(k: int, n: int) -> tuple[float, float, float]:
     return k / n, float(lo), float(hi)
 
 
+def _share(k: int, n: int) -> str:
+    return f"{k / n:.2f}" if n else "n/a"
+
+
 def fmt_rate(k: int, n: int) -> str:
     r, lo, hi = wilson(k, n)
     return "n/a" if n == 0 else f"{r:.3f} [{lo:.3f}, {hi:.3f}] ({k}/{n})"
@@ -118,7 +122,9 @@ def score(cat_path: Path, truth_path: Path) -> dict:
     out["dlogn_median"] = float(np.median(dn)) if len(dn) else np.nan
     out["z_coverage"] = (int((np.abs(dz) <= zerr).sum()), len(pairs))
     p_snr = np.array([t_snr[t] for d, t in pairs])
-    out["dv_by_snr"] = [(f"S/N {lo:g}-{hi:g}", int(b.sum()), float(mad_std(dv[b])) if b.sum() >= 5 else np.nan)
+    z_in, n_in = np.abs(dz) <= zerr, np.abs(dn) <= nerr
+    out["dv_by_snr"] = [(f"S/N {lo:g}-{hi:g}", int(b.sum()), float(mad_std(dv[b])) if b.sum() >= 5 else np.nan,
+                         int(z_in[b].sum()), int(n_in[b].sum()))
                         for lo, hi in zip(SNR_BINS[:-1], SNR_BINS[1:])
                         for b in [(p_snr >= lo) & (p_snr < hi)]]
     out["nhi_coverage"] = (int((np.abs(dn) <= nerr).sum()), len(pairs))
@@ -272,10 +278,12 @@ def report(name: str, res: dict, prev: dict, labels: tuple[str, str]) -> None:
         print(f"| {lab} | {fmt_rate(*c)} | {fmt_rate(*p)} | {fmt_rate(*c0)} | {fmt_rate(*p0)} | {n} |")
     for (lab, c), (_, c0) in zip(res["by_nhi"], prev["by_nhi"]):
         print(f"| {lab} (S/N >= 3) | {fmt_rate(*c)} | | {fmt_rate(*c0)} | | |")
-    print(f"\n| matched true DLAs by S/N | robust sigma(dv) km/s, {labels[0]} (n) | {labels[1]} (n) |")
-    print("|---|---:|---:|")
-    for (lab, n, v), (_, n0, v0) in zip(res["dv_by_snr"], prev["dv_by_snr"]):
-        print(f"| {lab} | {v:.0f} ({n}) | {v0:.0f} ({n0}) |")
+    print(f"\n| matched true DLAs by S/N | robust sigma(dv) km/s, {labels[0]} (n) | {labels[1]} (n) "
+          f"| z / log N within 1 sigma, {labels[0]} | {labels[1]} |")
+    print("|---|---:|---:|---:|---:|")
+    for (lab, n, v, kz, kn), (_, n0, v0, kz0, kn0) in zip(res["dv_by_snr"], prev["dv_by_snr"]):
+        print(f"| {lab} | {v:.0f} ({n}) | {v0:.0f} ({n0}) | {_share(kz, n)} / {_share(kn, n)} "
+              f"| {_share(kz0, n0)} / {_share(kn0, n0)} |")
     print(f"\n| missed true DLAs at S/N >= 3, by cause | {labels[0]} | {labels[1]} |")
     print("|---|---:|---:|")
     for key in res["misses"]:
