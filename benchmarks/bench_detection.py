@@ -20,6 +20,9 @@ two-stage finder and, beside it, by the previous finder (the per-pixel votes alo
 * dlog N of matched true DLAs: robust sigma and median;
 * coverage: share of matched true absorbers within the reported 1-sigma z and N errors.
 
+Last, the new finder's catalog is written once more with ``--min-confidence 0`` and scored at
+thresholds 0-0.9: the operating points a user can choose.
+
 Rates carry 68.3% Wilson binomial intervals.  Goals (issue "Catalog-grade absorbers"):
 completeness >= 0.95, purity >= 0.95, robust sigma(dv) <= 80 km/s, |median dv| <= 15 km/s,
 robust sigma(log N) <= 0.12 dex, coverage 0.68 +- 0.05.
@@ -72,14 +75,17 @@ def simulate(path: Path, n: int, seed: int, dla_rate: float) -> Path:
     return path
 
 
-def score(cat_path: Path, truth_path: Path) -> dict:
-    """Detection figures of one catalog against its truth (see the module docstring)."""
+def score(cat_path: Path, truth_path: Path, min_confidence: float | None = None) -> dict:
+    """Detection figures of one catalog against its truth (see the module docstring); with
+    ``min_confidence``, of its rows at or above that confidence only."""
     from astropy.stats import mad_std
     from astropy.table import Table
 
     from dla_cnn.vet import match
 
     det = Table.read(cat_path, hdu="ABSORBERS")
+    if min_confidence is not None and len(det):
+        det = det[np.asarray(det["confidence"]) >= min_confidence]
     sl = Table.read(cat_path, hdu="SIGHTLINES")
     truth = Table.read(truth_path, format="ascii.ecsv")
     ok = sl[sl["status"] == "ok"]
@@ -253,6 +259,18 @@ def _diagnose(det, truth, t_snr, true_match, det_match, is_dla_row, found_as_dla
     return misses, false_rows
 
 
+THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def report_thresholds(cat0_path: Path, truth_path: Path, label: str) -> None:
+    """Completeness and purity at each of :data:`THRESHOLDS`, from one catalog written at confidence 0."""
+    print(f"\n| --min-confidence ({label}) | completeness, S/N >= 3 | purity of DLA rows | false DLA rows per sightline |")
+    print("|---:|---|---|---:|")
+    for t in THRESHOLDS:
+        r = score(cat0_path, truth_path, min_confidence=t)
+        print(f"| {t:g} | {fmt_rate(*r['completeness'])} | {fmt_rate(*r['purity'])} | {r['fp_dla_per_sightline']:.4f} |")
+
+
 def report(name: str, res: dict, prev: dict, labels: tuple[str, str]) -> None:
     print(f"\n### {name}: {res['n_sightlines']} sightlines ({res['n_ok']} searched), {res['n_true_dla']} true DLAs on the "
           "searched path\n")
@@ -340,6 +358,10 @@ def main() -> None:
         print(f"\ncatalog throughput with {args.workers} workers, sightlines/s including start-up / after the first shard: "
               f"{speed['new'][0]:.0f} / {speed['new'][1]:.0f} ({labels[0]}), "
               f"{speed['prev'][0]:.0f} / {speed['prev'][1]:.0f} ({labels[1]})")
+        cat0 = data / f"{name}_new_c0.fits"
+        build_catalog(path, cat0, model_path=args.model, workers=args.workers, restart=True,
+                      detect=DetectConfig(two_stage=True, min_confidence=0.0))
+        report_thresholds(cat0, path / "truth.ecsv", labels[0])
 
 
 if __name__ == "__main__":
