@@ -169,6 +169,36 @@ def test_stage_refines_merges_and_types_candidates():
     assert far == []
 
 
+class _ShortModel(_FakeModel):
+    """Measures only 60% of the way to the absorber, and a column that depends on the crop."""
+
+    def predict_on_batch(self, inputs):
+        out = super().predict_on_batch(inputs)
+        out[:, 2] *= 0.6
+        out[:, 4] = np.where(np.abs(out[:, 2]) > 0.5, 21.0, 19.0) - 20.5  # 21 from a crop > 8 px off
+        return out
+
+
+def test_a_second_look_moves_the_centre_and_keeps_the_first_decision():
+    view = _view(3.0)
+    curves = stage1_channels(np.zeros(grid.N_WINDOW), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 20.5))
+    z_rng = grid.search_z_range(3.0, 3600.0)
+    props = [np.array([990.0])]
+    found = {}
+    for name, cfg in (("off", StageConfig(refine_centre=False)), ("centre", StageConfig()),
+                      ("full", StageConfig(refine=True))):
+        found[name] = AbsorberStage(_ShortModel(view, 1000.0), StageCalibration(), cfg).measure(
+            [view], [curves], props, [z_rng])[0][0]
+    assert found["off"].centre_px == pytest.approx(996.0, abs=1e-3)  # 60% of 10 px
+    assert found["centre"].centre_px == pytest.approx(998.4, abs=1e-3)  # and 60% of the 4 px left
+    assert found["centre"].log_nhi == found["off"].log_nhi == pytest.approx(21.0)  # the first crop's column
+    assert found["full"].centre_px == pytest.approx(998.4, abs=1e-3) and found["full"].log_nhi == pytest.approx(19.0)
+    # an implausible candidate is not looked at again
+    unlikely = StageConfig(refine_min_p=0.9999)
+    d = AbsorberStage(_ShortModel(view, 1000.0), StageCalibration(), unlikely).measure([view], [curves], props, [z_rng])[0][0]
+    assert d.centre_px == pytest.approx(996.0, abs=1e-3)
+
+
 def test_two_stage_card_round_trip_and_a_tampered_file_is_refused(tmp_path):
     from dla_cnn.absorber.load import load_stage, save_two_stage
     from dla_cnn.assets import default_model_path
@@ -373,11 +403,12 @@ def test_shifted_crops_average_out_a_measurement_error_that_depends_on_the_crop(
     curves = stage1_channels(np.zeros(grid.N_WINDOW), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 20.5))
     z_rng = grid.search_z_range(3.0, 3600.0)
     props = [np.array([996.0])]
-    one = AbsorberStage(_WobblyFake(view, 1000.0)).measure([view], [curves], props, [z_rng])[0][0]
+    alone = StageConfig(refine_centre=False)  # the shifts by themselves
+    one = AbsorberStage(_WobblyFake(view, 1000.0), cfg=alone).measure([view], [curves], props, [z_rng])[0][0]
     assert abs(one.centre_px - 1000.0) == pytest.approx(1.0, abs=1e-3)
     assert abs(one.log_nhi - 21.0) == pytest.approx(0.1, abs=1e-4)
-    both = AbsorberStage(_WobblyFake(view, 1000.0), cfg=StageConfig(shifts=(1.0,))).measure([view], [curves], props,
-                                                                                            [z_rng])[0][0]
+    both = AbsorberStage(_WobblyFake(view, 1000.0), cfg=StageConfig(shifts=(1.0,), refine_centre=False)).measure(
+        [view], [curves], props, [z_rng])[0][0]
     assert both.centre_px == pytest.approx(1000.0, abs=1e-3)
     assert both.log_nhi == pytest.approx(21.0, abs=1e-4)
     assert both.z_abs_err == pytest.approx(one.z_abs_err, rel=1e-3)  # shared pixels: errors are not shrunk

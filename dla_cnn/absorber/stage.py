@@ -5,9 +5,10 @@ thresholds (:data:`PROPOSAL_DETECT`).  This stage then
 
 1. cuts each candidate's crop and runs the absorber-level model on all crops of a batch
    of sightlines at once;
-2. moves each candidate to its measured centre (candidate + predicted offset) and, with
-   ``refine``, measures the plausible ones (``refine_min_p``) once more from a crop centred
-   there;
+2. moves each candidate to its measured centre (candidate + predicted offset), then moves
+   the plausible ones (``refine_min_p``) once more by the offset measured from a crop
+   centred there (``refine_centre``; with ``refine`` that second crop's decision and
+   log N_HI replace the first's too);
 3. merges candidates whose measured centres are within ``merge_px`` -- one absorber,
    one row -- keeping the most probable;
 4. maps the real-absorber probability through the isotonic calibration stored with the
@@ -57,6 +58,13 @@ class StageConfig:
     """Measure plausible candidates a second time at their refined centre.  Off by default:
     on held-out skies it lowered the purity of DLA rows (0.87 vs 0.91 at confidence >= 0.4)
     at the same completeness, and it costs a second pass."""
+    refine_centre: bool = True
+    """Move plausible candidates by the offset measured from a crop centred at their first
+    measured centre (at most 3 px), keeping the first crop's decision, type and log N_HI.
+    The network's offsets fall short of the truth from an off-centre crop; on the
+    randomised-sky validation skies this second look lowered robust sigma(dv) from 102 to
+    90 km/s (natural rate) and 117 to 98 km/s (DLA-rich) at the same completeness and
+    purity, for ~20% more scan time."""
     refine_min_p: float = 0.02
     """Only candidates at least this probable are measured a second time (also by ``shifts``)."""
     shifts: tuple[float, ...] = ()
@@ -242,13 +250,14 @@ class AbsorberStage:
         if self.cfg.shifts:
             self._average_shifted(views, curves, owner, centres, pred)
         centres = centres + pred["offset"]
-        if self.cfg.refine:
+        if self.cfg.refine or self.cfg.refine_centre:
             again = pred["p_real"] >= self.cfg.refine_min_p
             if again.any():
                 second = self._run(views, curves, owner[again], centres[again])
                 centres[again] += np.clip(second["offset"], -3.0, 3.0)
-                for key, value in second.items():
-                    pred[key][again] = value
+                if self.cfg.refine:
+                    for key, value in second.items():
+                        pred[key][again] = value
         for i in range(len(views)):
             sel = np.flatnonzero(owner == i)
             out[i] = self._decide(views[i], curves[i], z_ranges[i], centres[sel], {k: v[sel] for k, v in pred.items()})
