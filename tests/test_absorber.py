@@ -193,6 +193,10 @@ def test_a_second_look_moves_the_centre_and_keeps_the_first_decision():
     assert found["centre"].centre_px == pytest.approx(998.4, abs=1e-3)  # and 60% of the 4 px left
     assert found["centre"].log_nhi == found["off"].log_nhi == pytest.approx(21.0)  # the first crop's column
     assert found["full"].centre_px == pytest.approx(998.4, abs=1e-3) and found["full"].log_nhi == pytest.approx(19.0)
+    # a candidate whose first crop was nearly centred is not looked at again
+    near = AbsorberStage(_ShortModel(view, 1000.0), StageCalibration(), StageConfig(refine_min_offset_px=11.0)).measure(
+        [view], [curves], props, [z_rng])[0][0]
+    assert near.centre_px == pytest.approx(996.0, abs=1e-3)
     # an implausible candidate is not looked at again
     unlikely = StageConfig(refine_min_p=0.9999)
     d = AbsorberStage(_ShortModel(view, 1000.0), StageCalibration(), unlikely).measure([view], [curves], props, [z_rng])[0][0]
