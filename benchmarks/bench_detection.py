@@ -126,14 +126,14 @@ def score(cat_path: Path, truth_path: Path, min_confidence: float | None = None)
     out["dlogn_robust_sigma"] = float(mad_std(dn)) if len(dn) else np.nan
     out["dlogn_std"] = float(np.std(dn)) if len(dn) else np.nan
     out["dlogn_median"] = float(np.median(dn)) if len(dn) else np.nan
-    out["z_coverage"] = (int((np.abs(dz) <= zerr).sum()), len(pairs))
-    p_snr = np.array([t_snr[t] for d, t in pairs])
     z_in, n_in = np.abs(dz) <= zerr, np.abs(dn) <= nerr
+    out["z_coverage"] = (int(z_in.sum()), len(pairs))
+    out["nhi_coverage"] = (int(n_in.sum()), len(pairs))
+    p_snr = np.array([t_snr[t] for d, t in pairs])
     out["dv_by_snr"] = [(f"S/N {lo:g}-{hi:g}", int(b.sum()), float(mad_std(dv[b])) if b.sum() >= 5 else np.nan,
                          int(z_in[b].sum()), int(n_in[b].sum()))
                         for lo, hi in zip(SNR_BINS[:-1], SNR_BINS[1:])
                         for b in [(p_snr >= lo) & (p_snr < hi)]]
-    out["nhi_coverage"] = (int((np.abs(dn) <= nerr).sum()), len(pairs))
     rows = []
     for lo, hi in zip(SNR_BINS[:-1], SNR_BINS[1:]):
         b = t_dla & (t_snr >= lo) & (t_snr < hi)

@@ -20,6 +20,12 @@ def _view(z_qso=3.0, snr=10.0):
     return ExtendedView(ch, grid.window_start_index(z_qso), z_qso, snr)
 
 
+def _scene(z_qso=3.0):
+    """A stage's inputs for one sightline: its view, flat first-stage curves and its searched z range."""
+    curves = stage1_channels(np.zeros(grid.N_WINDOW), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 20.5))
+    return _view(z_qso), curves, grid.search_z_range(z_qso, 3600.0)
+
+
 def test_crop_segments_sit_at_lya_lyb_and_the_lyman_limit():
     view = _view()
     curves = stage1_channels(np.full(grid.N_WINDOW, 0.5), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 21.0))
@@ -142,9 +148,7 @@ class _FakeModel:
 
 
 def test_stage_refines_merges_and_types_candidates():
-    view = _view(3.0)
-    curves = stage1_channels(np.zeros(grid.N_WINDOW), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 20.5))
-    z_rng = grid.search_z_range(3.0, 3600.0)
+    view, curves, z_rng = _scene()
     stage = AbsorberStage(_FakeModel(view, 1000.0), StageCalibration(), StageConfig())
     props = [np.array([980.0, 1012.0, 1300.0])]  # two proposals of one absorber, one of nothing
     dets = stage.measure([view], [curves], props, [z_rng])[0]
@@ -180,9 +184,7 @@ class _ShortModel(_FakeModel):
 
 
 def test_a_second_look_moves_the_centre_and_keeps_the_first_decision():
-    view = _view(3.0)
-    curves = stage1_channels(np.zeros(grid.N_WINDOW), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 20.5))
-    z_rng = grid.search_z_range(3.0, 3600.0)
+    view, curves, z_rng = _scene()
     props = [np.array([990.0])]
     found = {}
     for name, cfg in (("off", StageConfig(refine_centre=False)), ("centre", StageConfig()),
@@ -403,9 +405,7 @@ class _WobblyFake(_FakeModel):
 
 
 def test_shifted_crops_average_out_a_measurement_error_that_depends_on_the_crop():
-    view = _view(3.0)
-    curves = stage1_channels(np.zeros(grid.N_WINDOW), np.zeros(grid.N_WINDOW), np.full(grid.N_WINDOW, 20.5))
-    z_rng = grid.search_z_range(3.0, 3600.0)
+    view, curves, z_rng = _scene()
     props = [np.array([996.0])]
     alone = StageConfig(refine_centre=False)  # the shifts by themselves
     one = AbsorberStage(_WobblyFake(view, 1000.0), cfg=alone).measure([view], [curves], props, [z_rng])[0][0]
