@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -65,10 +66,19 @@ def fmt_rate(k: int, n: int) -> str:
 
 
 def simulate(path: Path, n: int, seed: int, dla_rate: float) -> Path:
+    from astropy.table import Table
+
+    from dla_cnn.simulate import SIMULATOR_VERSION
     from dla_cnn.simulate.export import simulate_to_directory
 
-    if (path / "truth.ecsv").exists() and len(list(path.glob("spec-*.fits"))) == n:
-        return path
+    truth = path / "truth.ecsv"
+    if truth.exists() and len(list(path.glob("spec-*.fits"))) == n:
+        kept = Table.read(truth).meta.get("simulator_version")
+        if kept == SIMULATOR_VERSION:
+            return path
+        print(f"{path}: the kept set is not marked as made by simulator version {SIMULATOR_VERSION} "
+              f"(its mark: {kept}); simulating it again")
+        shutil.rmtree(path)
     t0 = time.perf_counter()
     simulate_to_directory(path, n, seed=seed, dla_rate=dla_rate, snr_distribution="loguniform", sky="heldout")
     print(f"simulated {n} held-out sightlines (seed {seed}, {dla_rate} DLAs per unit z) in {time.perf_counter() - t0:.0f} s")

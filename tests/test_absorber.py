@@ -203,6 +203,14 @@ def test_a_second_look_moves_the_centre_and_keeps_the_first_decision():
     unlikely = StageConfig(refine_min_p=0.9999)
     d = AbsorberStage(_ShortModel(view, 1000.0), StageCalibration(), unlikely).measure([view], [curves], props, [z_rng])[0][0]
     assert d.centre_px == pytest.approx(996.0, abs=1e-3)
+    # a candidate whose first-look confidence (0.3 here) cannot reach the caller's threshold is
+    # not looked at again; one that can is
+    low = StageCalibration(conf_x=[0.0, 1.0], conf_y=[0.0, 0.3], fitted=True)
+    for threshold, centre in ((0.5, 996.0), (0.2, 998.4), (0.0, 998.4)):
+        d = AbsorberStage(_ShortModel(view, 1000.0), low).measure([view], [curves], props, [z_rng],
+                                                                  min_confidence=threshold)[0][0]
+        assert d.centre_px == pytest.approx(centre, abs=1e-3)
+        assert d.confidence == pytest.approx(0.3 * d.p_real, rel=1e-6)
 
 
 def test_two_stage_card_round_trip_and_a_tampered_file_is_refused(tmp_path):

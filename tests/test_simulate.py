@@ -77,6 +77,35 @@ def test_same_seed_same_spectrum():
     assert ta == tb
 
 
+# what simulator version 2 draws for the first held-out sightlines of seed 9101 (bench_detection's
+# natural set): z_qso, its absorbers with log N >= 19 (z, log N) and the sum of its flux
+_HELDOUT_9101_V2 = [
+    (2.385657, [], 5053.27),
+    (2.115789, [], 4021.99),
+    (2.829124, [(2.571714, 19.5148)], 4933.93),
+]
+
+
+def test_seeded_skies_are_those_of_the_simulator_version():
+    """Seeded held-out sets are rebuilt by command; a change that draws other skies from the same
+    seeds must bump SIMULATOR_VERSION (and this fingerprint), or kept sets would be silently mixed."""
+    from dataclasses import replace
+
+    from dla_cnn.simulate import SIMULATOR_VERSION
+    from dla_cnn.simulate.sky import draw_sky, sky_variation
+
+    assert SIMULATOR_VERSION == 2
+    base = SimulatorConfig()
+    base = replace(base, noise=replace(base.noise, snr_distribution="loguniform"))
+    for i, (z_qso, absorbers, flux_sum) in enumerate(_HELDOUT_9101_V2):
+        rng = np.random.default_rng([9101, i])
+        sl, truth = simulate_sightline(rng, index=i, seed=9101, cfg=draw_sky(rng, base, sky_variation("heldout")),
+                                       dla_rate=0.25)
+        assert sl.z_qso == pytest.approx(z_qso, abs=1e-6)
+        assert [(round(t["z_abs"], 6), round(t["log_nhi"], 4)) for t in truth] == absorbers
+        assert float(np.sum(sl.flux)) == pytest.approx(flux_sum, abs=0.01)
+
+
 def test_forest_f_n_is_a_broken_power_law():
     from dla_cnn.simulate.forest import draw_forest_log_n
 

@@ -151,6 +151,7 @@ def test_build_from_real_format_host_files(tmp_path):
     """Hosts read from BOSS spec files; catalogued absorbers exclude their sightlines."""
     from astropy.table import Table
 
+    from dla_cnn.simulate import SIMULATOR_VERSION
     from dla_cnn.simulate.export import simulate_to_directory
     from dla_cnn.training import collect_hosts
 
@@ -174,4 +175,5 @@ def test_build_from_real_format_host_files(tmp_path):
         assert (f["label_class"][:] == 1).any()
     truth = Table.read(res["truth"])  # DLA-free hosts: only their natural sub-DLAs are in the truth
     assert len(truth) == res["n_truth"]
+    assert truth.meta["seed"] == 12 and truth.meta["simulator_version"] == SIMULATOR_VERSION
     assert set(truth["kind"]) <= {"natural"} and ((truth["log_nhi"] >= 19.0) & (truth["log_nhi"] < 20.3)).all()

@@ -6,9 +6,9 @@ thresholds (:data:`PROPOSAL_DETECT`).  This stage then
 1. cuts each candidate's crop and runs the absorber-level model on all crops of a batch
    of sightlines at once;
 2. moves each candidate to its measured centre (candidate + predicted offset), then moves
-   the plausible ones (``refine_min_p``) once more by the offset measured from a crop
-   centred there (``refine_centre``; with ``refine`` that second crop's decision and
-   log N_HI replace the first's too);
+   the plausible ones (``refine_min_p``) that can reach the caller's threshold once more by
+   the offset measured from a crop centred there (``refine_centre``; with ``refine`` that
+   second crop's decision and log N_HI replace the first's too);
 3. merges candidates whose measured centres are within ``merge_px`` -- one absorber,
    one row -- keeping the most probable;
 4. maps the real-absorber probability through the isotonic calibration stored with the
@@ -243,8 +243,21 @@ class AbsorberStage:
         return propose(prob, offset, log_nhi, window_start, z_range, valid, self.cfg.proposal)
 
     def measure(self, views: list[ExtendedView], curves: list[np.ndarray], proposals: list[np.ndarray],
-                z_ranges: list[tuple[float, float]]) -> list[list[Detection]]:
-        """Detections of each sightline from its proposals (see the module docstring)."""
+                z_ranges: list[tuple[float, float]], min_confidence: float = 0.0) -> list[list[Detection]]:
+        """Detections of each sightline from its proposals (see the module docstring).
+
+        Parameters
+        ----------
+        views, curves, proposals, z_ranges : list
+            Per sightline: its extended view, its per-pixel curves, its candidate centres
+            (window px) and its searched redshift range.
+        min_confidence : float
+            The threshold the caller keeps detections at.  Candidates whose calibrated
+            confidence after the first look is below it get no second look
+            (``refine_centre``): they are returned with their first measured centre, and the
+            detections at or above the threshold are the same as with 0 (the default: every
+            plausible candidate is looked at again).
+        """
         owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(proposals)]) if proposals else np.empty(0)
         centres = np.concatenate(proposals) if proposals else np.empty(0)
         out: list[list[Detection]] = [[] for _ in views]
@@ -259,6 +272,8 @@ class AbsorberStage:
             again = pred["p_real"] >= self.cfg.refine_min_p
             if not self.cfg.refine:  # a centre-only look where the first crop was off by enough to matter
                 again &= np.abs(pred["offset"]) >= self.cfg.refine_min_offset_px
+                if min_confidence > 0.0:  # ... and only where the row can reach the caller's table
+                    again &= self._confidence(views, owner, centres, pred) >= min_confidence
             if again.any():
                 second = self._run(views, curves, owner[again], centres[again])
                 centres[again] += np.clip(second["offset"], -3.0, 3.0)
@@ -269,6 +284,16 @@ class AbsorberStage:
             sel = np.flatnonzero(owner == i)
             out[i] = self._decide(views[i], curves[i], z_ranges[i], centres[sel], {k: v[sel] for k, v in pred.items()})
         return out
+
+    def _confidence(self, views, owner: np.ndarray, centres: np.ndarray, pred: dict) -> np.ndarray:
+        """Calibrated confidence of candidates ``centres`` of sightlines ``owner`` (as :meth:`_decide`)."""
+        conf = np.empty(centres.size)
+        for i in np.unique(owner):
+            sel = owner == i
+            rest = 10.0 ** ((views[i].window_start + centres[sel]) * grid.DLOGLAM) / (1.0 + views[i].z_qso)
+            conf[sel] = self.calibration.confidence(pred["p_real"][sel], views[i].snr,
+                                                    calibration_cells(rest, pred["log_nhi"][sel]))
+        return conf
 
     def _average_shifted(self, views, curves, owner: np.ndarray, centres: np.ndarray, pred: dict) -> None:
         """Replace the offset and log N_HI of plausible candidates by inverse-variance means over

@@ -248,7 +248,7 @@ class Scanner:
             c, cur = self.stage.propose(pred["prob"][k], pred["offset"][k], pred["log_nhi"][k], p.start_index,
                                         p.z_range, p.valid)
             views.append(p.view), curves.append(cur), props.append(c), ranges.append(p.z_range)
-        return self.stage.measure(views, curves, props, ranges)
+        return self.stage.measure(views, curves, props, ranges, min_confidence=self.min_confidence)
 
     def scan(self, items: Iterable[Sightline | SightlineError], keep_curves: bool = False) -> Iterator[SightlineResult]:
         """Scan sightlines (or the errors of those that could not be read), batch by batch."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dla_cnn.ids import spec_file_name
-from dla_cnn.simulate.sightlines import SimulatorConfig, simulate_sightline
+from dla_cnn.simulate.sightlines import SIMULATOR_VERSION, SimulatorConfig, simulate_sightline
 
 TRUTH_NAME = "truth.ecsv"
 
@@ -95,6 +95,6 @@ def simulate_to_directory(
     tpath = out_dir / TRUTH_NAME
     tab = truth_table(truth)
     tab.meta.update({"seed": seed, "dla_rate": dla_rate, "n_sightlines": n, "snr_distribution": snr_distribution,
-                     "sky": sky})
+                     "sky": sky, "simulator_version": SIMULATOR_VERSION})
     tab.write(tpath, format="ascii.ecsv", overwrite=True)
     return {"files": files, "truth": tpath, "n_truth": len(truth)}

@@ -33,6 +33,13 @@ from dla_cnn.simulate.quasar import QuasarConfig, bal_transmission, quasar_conti
 
 SURVEY_RANGES = {"boss": (3600.0, 10400.0), "sdss": (3800.0, 9200.0)}
 
+SIMULATOR_VERSION = 2
+"""Version of the sightline simulator: the same seed and settings give the same spectra and
+absorbers only within one version.  Recorded in the truth table of simulated directories
+(``simulator_version``); 2 since line optical depths come from :mod:`dla_cnn.physics.linegrid`
+and the quasar's emission lines are drawn in one go (the training recipe's version 2, which
+it shares).  Version 1 drew other skies from the same seeds."""
+
 
 @dataclass(frozen=True)
 class SimulatorConfig:
