@@ -66,3 +66,16 @@ def test_catalog_with_reader_processes_is_the_same(tmp_path, engine):
     from astropy.io import fits
 
     assert fits.getheader(two, "ABSORBERS").get("ENGINE", fits.getheader(two, 0).get("ENGINE")) == engine
+
+
+def test_read_ahead_hint_leaves_missing_and_unreadable_files_to_the_reader(tmp_path):
+    from dla_cnn.scan.builder import Task, advise_read_ahead, prepare_task
+
+    good = tmp_path / "spec-0001-51234-0001.fits"
+    good.write_bytes(b"SIMPLE  =                    T" + b" " * 2850)
+    tasks = [Task(str(tmp_path / "missing.fits")), Task(str(tmp_path)), Task(str(good))]
+    advise_read_ahead(tasks)  # a hint only: nothing raised, nothing read or changed
+    assert good.read_bytes().startswith(b"SIMPLE")
+    rows = [p.row for t in tasks for p in prepare_task(t)]
+    assert [r["status"] for r in rows] == ["error"] * 3 and all(r["n_dla"] == -1 for r in rows)
+    assert "missing.fits" in rows[0]["file"]

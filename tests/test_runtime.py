@@ -102,6 +102,33 @@ def test_altered_or_stale_graphs_are_refused(tmp_path):
         load_onnx_finder(model, card)
 
 
+@pytest.mark.parametrize("length", [100, 96])  # padded to a multiple of 8 and cropped back, or not
+def test_channels_first_fcn_graph_matches_the_keras_model(tmp_path, length):
+    onnx = pytest.importorskip("onnx")
+    import keras
+
+    from dla_cnn.model.onnx_fcn import fcn_graph
+    from dla_cnn.model.presets import FCNConfig, build_model
+    from dla_cnn.runtime import OnnxNetwork
+
+    cfg = FCNConfig(length=length, stem_filters=4, encoder_filters=(6, 8), core_filters=8, dilations=(1, 2, 4),
+                    decoder_filters=(8, 6, 4), head_filters=4)
+    keras.utils.set_random_seed(3)
+    model = build_model(cfg)
+    rng = np.random.default_rng(4)
+    for w in model.weights:  # random biases too, so a bias in the wrong place shows
+        w.assign(rng.normal(0, 0.3, w.shape).astype("float32"))
+    graph = fcn_graph(model, cfg)
+    onnx.checker.check_model(graph)
+    path = tmp_path / "fcn.onnx"
+    path.write_bytes(graph.SerializeToString())
+    x = rng.normal(1.0, 0.5, (3, length, 2)).astype(np.float32)
+    want = np.asarray(model.predict_on_batch(x))
+    got = OnnxNetwork(path, threads=1).predict_on_batch(x)
+    assert got.shape == want.shape == (3, length, 3)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.slow
 def test_export_writes_checked_graphs_into_the_card(tmp_path):
     pytest.importorskip("tf2onnx")
