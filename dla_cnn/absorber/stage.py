@@ -64,8 +64,9 @@ class StageConfig:
     The network's offsets fall short of the truth from an off-centre crop; on the
     randomised-sky validation skies this second look lowered robust sigma(dv) from 102 to
     90 km/s (natural rate) and 117 to 98 km/s (DLA-rich) at the same completeness and
-    purity.  It costs a second pass of the absorber-level model over ~2/3 of the candidates
-    (``refine_min_offset_px``): catalogs run 8-16% slower."""
+    purity.  It costs a second pass of the absorber-level model over the candidates that were
+    at least ``refine_min_offset_px`` off and can reach the caller's threshold (``measure``'s
+    ``min_confidence``): a few per cent of a catalog's time."""
     refine_min_offset_px: float = 1.0
     """The centre-only second look skips candidates whose first crop was within this many px
     of their measured centre (the correction would be a fraction of it): a third fewer second
