@@ -103,8 +103,14 @@ def test_model_shapes_and_a_short_fit_lowers_the_loss():
     y = np.column_stack([real, real, np.zeros(n), np.zeros(n)]).astype(np.float32)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=AbsorberLoss())
     assert model.predict_on_batch(x).shape == (n, 6)
-    hist = model.fit(x, y, epochs=20, batch_size=32, verbose=0)
-    assert hist.history["loss"][-1] < 0.6 * hist.history["loss"][0]
+
+    def real_loss():  # the decision's term: the Gaussian terms of 64 crops with zero targets wander
+        _, (l_real, _, _, _) = absorber_loss_terms(keras.ops.convert_to_tensor(y), model(x, training=True))
+        return float(np.mean(np.asarray(l_real)))
+
+    before = real_loss()
+    model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    assert real_loss() < 0.3 * before
     # batch statistics (the running means of BatchNormalization need more steps than this test takes)
     out = decode_absorber_outputs(np.asarray(model(x, training=True)))
     assert np.mean((out["p_real"] > 0.5) == (real == 1)) > 0.9
