@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dla_cnn.exceptions import ConfigError
 from dla_cnn.model.presets import FCNConfig
 
 OPSET = 17
@@ -111,7 +112,8 @@ def fcn_graph(model, cfg: FCNConfig):
         h = g.node("Resize", [h, "", scales], f"up{i}", mode="nearest", coordinate_transformation_mode="asymmetric",
                    nearest_mode="floor")
         n *= 2
-        assert n == skip_n, f"decoder level {i}: {n} px against a skip of {skip_n}"
+        if n != skip_n:
+            raise ConfigError(f"fcn graph: decoder level {i} has {n} px against a skip connection of {skip_n}")
         h = g.node("Concat", [h, skip], f"skip{i}", axis=1)
         h, n = g.conv(h, layer(f"dec{i}"), n, f"dec{i}", relu=True)
     h, n = g.conv(h, layer("head_hidden"), n, "head_hidden", relu=True)
