@@ -272,7 +272,9 @@ def build_catalog(
     elif workers > 1 and pending:
         _run_pool(scanner, shards, pending, workers, finish)
     else:
-        for i in pending:
+        for k, i in enumerate(pending):
+            for j in pending[k: k + 2] if k == 0 else pending[k + 1: k + 2]:
+                advise_read_ahead(shards[j])
             prepared = [p for t in shards[i] for p in prepare_task(t)]
             finish(i, _shard_rows(scanner, prepared))
 
@@ -326,12 +328,12 @@ def advise_read_ahead(tasks: list[Task]) -> None:
 
 def _run_pool(scanner: "Scanner", shards: list[list], pending: list[int], workers: int,
               finish: Callable[[int, dict], None]) -> None:
-    """Pending shards on local reader processes, which read the next shard while this one is scanned."""
+    """Pending shards on local reader processes, which read the next shard while this one is scanned
+    (and the kernel the one after, :func:`advise_read_ahead`)."""
     ctx = mp.get_context("spawn")
     graph = scanner.stage1_graph()
 
     def submit(pool, shard):
-        advise_read_ahead(shard)
         if graph is None:
             return pool.map_async(prepare_task, shard, chunksize=8)
         # on ONNX the readers also run the per-pixel network, 16 files at a time
@@ -339,9 +341,13 @@ def _run_pool(scanner: "Scanner", shards: list[list], pending: list[int], worker
         return pool.map_async(partial(prepare_and_predict, graph=graph), chunks, chunksize=1)
 
     with ctx.Pool(workers) as pool:
+        for j in pending[:2]:
+            advise_read_ahead(shards[j])
         ahead = submit(pool, shards[pending[0]])
         for k, i in enumerate(pending):
             current = ahead
+            if k + 2 < len(pending):  # the kernel reads two shards ahead of the readers
+                advise_read_ahead(shards[pending[k + 2]])
             if k + 1 < len(pending):
                 ahead = submit(pool, shards[pending[k + 1]])
             prepared = [p for ps in current.get() for p in ps]
