@@ -255,9 +255,11 @@ class AbsorberStage:
         min_confidence : float
             The threshold the caller keeps detections at.  Candidates whose calibrated
             confidence after the first look is below it get no second look
-            (``refine_centre``): they are returned with their first measured centre, and the
-            detections at or above the threshold are the same as with 0 (the default: every
-            plausible candidate is looked at again).
+            (``refine_centre``): they are returned with their first measured centre.  The
+            detections at or above the threshold are those of 0 (the default: every plausible
+            candidate is looked at again), unless a second look would have moved a candidate
+            across the quasar's Ly-beta emission, which changes its calibration cell (none on
+            the held-out skies).
         """
         owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(proposals)]) if proposals else np.empty(0)
         centres = np.concatenate(proposals) if proposals else np.empty(0)
