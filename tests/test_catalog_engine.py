@@ -4,6 +4,7 @@ ahead: neither changes a single value of the catalog."""
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 
 import pytest
@@ -68,13 +69,37 @@ def test_catalog_with_reader_processes_is_the_same(tmp_path, engine):
     assert fits.getheader(two, "ABSORBERS").get("ENGINE", fits.getheader(two, 0).get("ENGINE")) == engine
 
 
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_catalog_runs_advise_each_file_once_two_shards_ahead(tmp_path, monkeypatch, workers):
+    import dla_cnn.scan.builder as builder
+
+    d = tmp_path / "spectra"
+    d.mkdir()
+    for p in SAMPLES[:11]:
+        shutil.copy(p, d / p.name)
+    advised, scanned = [], []
+    real_rows = builder._shard_rows
+    monkeypatch.setattr(builder, "advise_read_ahead", lambda tasks: advised.append([t.file for t in tasks]))
+    monkeypatch.setattr(builder, "_shard_rows", lambda scanner, prepared: scanned.append(len(advised)) or
+                        real_rows(scanner, prepared))
+    res = build_catalog(d, tmp_path / "cat.fits", shard_size=3, workers=workers)
+    assert res["n_sightlines"] == 11
+    files = [str(p) for p in sorted(d.iterdir())]
+    assert [f for shard in advised for f in shard] == files  # every file once, in the order of the work list
+    assert [len(s) for s in advised] == [3, 3, 3, 2]
+    # when shard k is scanned, shards up to k + 2 have been advised
+    assert scanned == [3, 4, 4, 4]
+
+
 def test_read_ahead_hint_leaves_missing_and_unreadable_files_to_the_reader(tmp_path):
     from dla_cnn.scan.builder import Task, advise_read_ahead, prepare_task
 
     good = tmp_path / "spec-0001-51234-0001.fits"
     good.write_bytes(b"SIMPLE  =                    T" + b" " * 2850)
+    fifo = tmp_path / "spec-0002-51234-0001.fits"
+    os.mkfifo(fifo)  # opening a FIFO for reading would wait for a writer: the hint must not
     tasks = [Task(str(tmp_path / "missing.fits")), Task(str(tmp_path)), Task(str(good))]
-    advise_read_ahead(tasks)  # a hint only: nothing raised, nothing read or changed
+    advise_read_ahead(tasks + [Task(str(fifo))])  # a hint only: nothing raised, nothing read or changed
     assert good.read_bytes().startswith(b"SIMPLE")
     rows = [p.row for t in tasks for p in prepare_task(t)]
     assert [r["status"] for r in rows] == ["error"] * 3 and all(r["n_dla"] == -1 for r in rows)

@@ -56,6 +56,10 @@ class _Graph:
 
     def conv(self, x: str, layer, length: int, name: str, relu: bool) -> tuple[str, int]:
         """A Keras ``Conv1D`` (kernel ``(width, in, out)``) on ``x`` of ``length`` pixels."""
+        act = getattr(layer.activation, "__name__", str(layer.activation))
+        if layer.padding != "same" or act != ("relu" if relu else "linear"):
+            raise ConfigError(f"fcn graph: layer {layer.name!r} has padding {layer.padding!r} and activation "
+                              f"{act!r}, not what the fcn builder makes")
         kernel, bias = (np.asarray(w, dtype=np.float32) for w in layer.get_weights())
         width, stride, dilation = kernel.shape[0], int(layer.strides[0]), int(layer.dilation_rate[0])
         before, after, out = _same_pads(length, width, stride, dilation)
@@ -83,6 +87,8 @@ def fcn_graph(model, cfg: FCNConfig):
     """
     from onnx import TensorProto, helper
 
+    if cfg.length is None:
+        raise ConfigError("fcn graph: the model takes any length; the graph needs a fixed one (FCNConfig.length)")
     length = int(cfg.length)
     multiple = 2**cfg.n_down
     padded = length + (-length) % multiple
@@ -94,26 +100,24 @@ def fcn_graph(model, cfg: FCNConfig):
         x = g.node("Pad", [x, g.const("pad.amounts", np.array([0, 0, 0, 0, 0, 0, 0, padded - length], np.int64))],
                    "pad")
     h, n = g.conv(x, layer("stem"), padded, "stem", relu=True)
-    skips = [(h, n)]
+    skips = [h]
     for i in range(1, cfg.n_down + 1):
         h, n = g.conv(h, layer(f"down{i}"), n, f"down{i}", relu=True)
         if i < cfg.n_down:
-            skips.append((h, n))
+            skips.append(h)
     for j, d in enumerate(cfg.dilations, start=1):  # pre-activation residual blocks, as in the builder
         r = g.node("Relu", [h], f"core{j}_relu") if j > 1 else h
         r, _ = g.conv(r, layer(f"core{j}_d{d}"), n, f"core{j}_d{d}", relu=False)
         h = g.node("Add", [h, r], f"core{j}_add")
     h = g.node("Relu", [h], "core_relu")
     scales = g.const("up.scales", np.array([1.0, 1.0, 1.0, 2.0], np.float32))
-    for i, (skip, skip_n) in enumerate(reversed(skips), start=1):
+    for i, skip in enumerate(reversed(skips), start=1):
         if i == 1:
             h, n = g.conv(h, layer("core_proj"), n, "core_proj", relu=True)
         # UpSampling1D(2): every pixel twice (nearest, output pixel i reads input pixel floor(i / 2))
         h = g.node("Resize", [h, "", scales], f"up{i}", mode="nearest", coordinate_transformation_mode="asymmetric",
                    nearest_mode="floor")
         n *= 2
-        if n != skip_n:
-            raise ConfigError(f"fcn graph: decoder level {i} has {n} px against a skip connection of {skip_n}")
         h = g.node("Concat", [h, skip], f"skip{i}", axis=1)
         h, n = g.conv(h, layer(f"dec{i}"), n, f"dec{i}", relu=True)
     h, n = g.conv(h, layer("head_hidden"), n, "head_hidden", relu=True)

@@ -21,6 +21,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache, partial
@@ -273,8 +274,7 @@ def build_catalog(
         _run_pool(scanner, shards, pending, workers, finish)
     else:
         for k, i in enumerate(pending):
-            for j in pending[k: k + 2] if k == 0 else pending[k + 1: k + 2]:
-                advise_read_ahead(shards[j])
+            _read_ahead(shards, pending, k)
             prepared = [p for t in shards[i] for p in prepare_task(t)]
             finish(i, _shard_rows(scanner, prepared))
 
@@ -304,32 +304,47 @@ def _open_checkpoints(parts: Path, manifest: dict, n_shards: int, resume: bool, 
     _write_json_atomic(mfile, manifest)
 
 
+READ_AHEAD_BYTES = 16 << 20
+"""At most this much of each file is advised: all of a BOSS spec file (a few hundred kB), the
+start of a large multi-spectrum file without flooding the page cache."""
+
+
 def advise_read_ahead(tasks: list[Task]) -> None:
     """Ask the kernel to start reading the files of ``tasks`` into the page cache, without waiting.
 
     The readers then find their files cached instead of blocking on one small read after
-    another (a FITS file is read header by header).  Files that cannot be opened are left to
-    the reader, which reports them; a no-op where ``posix_fadvise`` does not exist.
+    another (a FITS file is read header by header).  At most :data:`READ_AHEAD_BYTES` of a
+    file are advised; files that cannot be opened, and anything but regular files, are left to
+    the reader, which reports them.  A no-op where ``posix_fadvise`` does not exist.
     """
     if not hasattr(os, "posix_fadvise"):
         return
     for task in tasks:
         try:
-            fd = os.open(task.file, os.O_RDONLY)
+            fd = os.open(task.file, os.O_RDONLY | os.O_NONBLOCK)
         except OSError:
             continue
         try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode):
+                os.posix_fadvise(fd, 0, min(st.st_size, READ_AHEAD_BYTES), os.POSIX_FADV_WILLNEED)
         except OSError:
             pass
         finally:
             os.close(fd)
 
 
+def _read_ahead(shards: list[list[Task]], pending: list[int], k: int, depth: int = 2) -> None:
+    """Before the ``k``-th pending shard is scanned: advise the shards up to ``depth`` ahead of it
+    (all of them at the start, then the one that comes into reach)."""
+    for j in (pending[: depth + 1] if k == 0 else pending[k + depth: k + depth + 1]):
+        advise_read_ahead(shards[j])
+
+
 def _run_pool(scanner: "Scanner", shards: list[list], pending: list[int], workers: int,
               finish: Callable[[int, dict], None]) -> None:
     """Pending shards on local reader processes, which read the next shard while this one is scanned
-    (and the kernel the one after, :func:`advise_read_ahead`)."""
+    (the kernel reads two ahead, :func:`advise_read_ahead`)."""
     ctx = mp.get_context("spawn")
     graph = scanner.stage1_graph()
 
@@ -341,13 +356,10 @@ def _run_pool(scanner: "Scanner", shards: list[list], pending: list[int], worker
         return pool.map_async(partial(prepare_and_predict, graph=graph), chunks, chunksize=1)
 
     with ctx.Pool(workers) as pool:
-        for j in pending[:2]:
-            advise_read_ahead(shards[j])
-        ahead = submit(pool, shards[pending[0]])
+        ahead = None
         for k, i in enumerate(pending):
-            current = ahead
-            if k + 2 < len(pending):  # the kernel reads two shards ahead of the readers
-                advise_read_ahead(shards[pending[k + 2]])
+            _read_ahead(shards, pending, k)  # the kernel reads two shards ahead of the scan
+            current = ahead if ahead is not None else submit(pool, shards[i])
             if k + 1 < len(pending):
                 ahead = submit(pool, shards[pending[k + 1]])
             prepared = [p for ps in current.get() for p in ps]
