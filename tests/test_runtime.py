@@ -129,13 +129,37 @@ def test_channels_first_fcn_graph_matches_the_keras_model(tmp_path, length):
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.slow
-def test_export_writes_checked_graphs_into_the_card(tmp_path):
-    pytest.importorskip("tf2onnx")
+def test_channels_first_absorber_graph_matches_the_keras_model(tmp_path):
+    onnx = pytest.importorskip("onnx")
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("export runs on the TensorFlow backend")
+    from dla_cnn.absorber.crops import CROP_SHAPES
+    from dla_cnn.absorber.model import AbsorberConfig, build_absorber_model
+    from dla_cnn.absorber.onnx_graph import absorber_graph
+    from dla_cnn.absorber.outputs import INPUT_NAMES
+    from dla_cnn.runtime import OnnxNetwork
+
+    cfg = AbsorberConfig(lya_filters=(4, 6), side_filters=(3, 5), dense=16)
+    keras.utils.set_random_seed(5)
+    model = build_absorber_model(cfg)
+    rng = np.random.default_rng(6)
+    for w in model.weights:  # random normalisation statistics too, so a fold in the wrong place shows
+        value = rng.normal(0, 0.3, w.shape)
+        w.assign((np.abs(value) + 0.5 if "variance" in w.path else value).astype("float32"))
+    graph = absorber_graph(model, cfg)
+    onnx.checker.check_model(graph)
+    path = tmp_path / "absorber.onnx"
+    path.write_bytes(graph.SerializeToString())
+    x = [rng.normal(1.0, 0.5, (5, *shape)).astype(np.float32) for shape in CROP_SHAPES]
+    want = np.asarray(model.predict_on_batch(x))
+    got = OnnxNetwork(path, input_order=INPUT_NAMES, threads=1).predict_on_batch(x)
+    assert got.shape == want.shape == (5, 6)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_export_writes_checked_graphs_into_the_card(tmp_path):
+    pytest.importorskip("onnx")
     from dla_cnn.model.export import export_onnx
     from dla_cnn.scan.pipeline import Scanner
 

@@ -244,9 +244,6 @@ def export_onnx_cmd(
     tolerance: float = typer.Option(1e-3, "--tolerance", help="Largest accepted difference of the raw outputs."),
 ) -> None:
     """Export a finder's networks to ONNX (NAME.onnx, NAME_absorber.onnx) for scanning without Keras."""
-    import os
-
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     from dla_cnn.backend import import_keras
 
     import_keras()

@@ -36,8 +36,10 @@ def _same_pads(length: int, width: int, stride: int, dilation: int) -> tuple[int
     return total // 2, total - total // 2, out
 
 
-class _Graph:
-    """A small builder of channels-first ONNX nodes (unique names, weights as initializers)."""
+class ChannelsFirstGraph:
+    """A small builder of ONNX nodes on ``(batch, channels, 1, pixels)`` tensors (unique names,
+    weights as initializers): 1-D convolutions as 2-D ones of height 1, which ONNX Runtime runs
+    in its blocked layout and fuses with their activations."""
 
     def __init__(self):
         self.nodes, self.inits = [], []
@@ -54,13 +56,29 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
         return name
 
-    def conv(self, x: str, layer, length: int, name: str, relu: bool) -> tuple[str, int]:
-        """A Keras ``Conv1D`` (kernel ``(width, in, out)``) on ``x`` of ``length`` pixels."""
-        act = getattr(layer.activation, "__name__", str(layer.activation))
-        if layer.padding != "same" or act != ("relu" if relu else "linear"):
-            raise ConfigError(f"fcn graph: layer {layer.name!r} has padding {layer.padding!r} and activation "
-                              f"{act!r}, not what the fcn builder makes")
+    def dense(self, x: str, layer, name: str, relu: bool) -> str:
+        """A Keras ``Dense`` layer (kernel ``(in, out)``) on ``x`` of shape ``(batch, in)``."""
         kernel, bias = (np.asarray(w, dtype=np.float32) for w in layer.get_weights())
+        y = self.node("Gemm", [x, self.const(f"{name}.w", kernel), self.const(f"{name}.b", bias)], name)
+        return self.node("Relu", [y], f"{name}.relu") if relu else y
+
+    def conv(self, x: str, layer, length: int, name: str, relu: bool, norm=None) -> tuple[str, int]:
+        """A Keras ``Conv1D`` (kernel ``(width, in, out)``) on ``x`` of ``length`` pixels.
+
+        ``norm``, a Keras ``BatchNormalization`` layer that follows the convolution (its
+        inference form), is folded into the kernel and bias.  With ``relu`` the output is
+        rectified (after the normalisation).  Returns the output and its length.
+        """
+        act = getattr(layer.activation, "__name__", str(layer.activation))
+        if layer.padding != "same" or act != ("relu" if relu and norm is None else "linear"):
+            raise ConfigError(f"ONNX graph: layer {layer.name!r} has padding {layer.padding!r} and activation "
+                              f"{act!r}, not what the model builder makes")
+        kernel, bias = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+        if norm is not None:
+            gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in norm.get_weights())
+            scale = gamma / np.sqrt(var + norm.epsilon)
+            kernel, bias = kernel * scale, (bias - mean) * scale + beta
+        kernel, bias = kernel.astype(np.float32), bias.astype(np.float32)
         width, stride, dilation = kernel.shape[0], int(layer.strides[0]), int(layer.dilation_rate[0])
         before, after, out = _same_pads(length, width, stride, dilation)
         w = self.const(f"{name}.w", np.transpose(kernel, (2, 1, 0))[:, :, None, :])
@@ -92,7 +110,7 @@ def fcn_graph(model, cfg: FCNConfig):
     length = int(cfg.length)
     multiple = 2**cfg.n_down
     padded = length + (-length) % multiple
-    g = _Graph()
+    g = ChannelsFirstGraph()
     layer = model.get_layer
     x = g.node("Transpose", ["window"], "to_ncw", perm=[0, 2, 1])
     x = g.node("Unsqueeze", [x, g.const("row.axis", np.array([2], np.int64))], "to_nc1w")
