@@ -275,10 +275,16 @@ class AbsorberStage:
             again = pred["p_real"] >= self.cfg.refine_min_p
             if not self.cfg.refine:  # a centre-only look where the first crop was off by enough to matter
                 again &= np.abs(pred["offset"]) >= self.cfg.refine_min_offset_px
-                if min_confidence > 0.0:  # ... and only where the row can reach the caller's table
+                if min_confidence > 0.0 and again.any():  # ... and only where the row can reach the caller's table
                     # (the look moves a centre by <= 3 px: its calibration cell is one of the ends')
-                    reach = np.max([self._confidence(views, owner, centres + d, pred) for d in (-3.0, 0.0, 3.0)], axis=0)
-                    again &= reach >= min_confidence
+                    idx = np.flatnonzero(again)
+                    reach = np.zeros(idx.size)
+                    for i in np.unique(owner[idx]):
+                        sel = owner[idx] == i
+                        k = idx[sel]
+                        reach[sel] = np.max([self._view_confidence(views[i], centres[k] + d, pred["p_real"][k],
+                                                                   pred["log_nhi"][k]) for d in (-3.0, 0.0, 3.0)], axis=0)
+                    again[idx] = reach >= min_confidence
             if again.any():
                 second = self._run(views, curves, owner[again], centres[again])
                 centres[again] += np.clip(second["offset"], -3.0, 3.0)
@@ -290,15 +296,11 @@ class AbsorberStage:
             out[i] = self._decide(views[i], curves[i], z_ranges[i], centres[sel], {k: v[sel] for k, v in pred.items()})
         return out
 
-    def _confidence(self, views, owner: np.ndarray, centres: np.ndarray, pred: dict) -> np.ndarray:
-        """Calibrated confidence of candidates ``centres`` of sightlines ``owner`` (as :meth:`_decide`)."""
-        conf = np.empty(centres.size)
-        for i in np.unique(owner):
-            sel = owner == i
-            rest = 10.0 ** ((views[i].window_start + centres[sel]) * grid.DLOGLAM) / (1.0 + views[i].z_qso)
-            conf[sel] = self.calibration.confidence(pred["p_real"][sel], views[i].snr,
-                                                    calibration_cells(rest, pred["log_nhi"][sel]))
-        return conf
+    def _view_confidence(self, view: ExtendedView, centres: np.ndarray, p_real: np.ndarray,
+                         log_nhi: np.ndarray) -> np.ndarray:
+        """Calibrated confidence of candidates of one sightline at ``centres`` (window px)."""
+        rest = 10.0 ** ((view.window_start + centres) * grid.DLOGLAM) / (1.0 + view.z_qso)
+        return self.calibration.confidence(p_real, view.snr, calibration_cells(rest, log_nhi))
 
     def _average_shifted(self, views, curves, owner: np.ndarray, centres: np.ndarray, pred: dict) -> None:
         """Replace the offset and log N_HI of plausible candidates by inverse-variance means over
@@ -334,8 +336,7 @@ class AbsorberStage:
     def _decide(self, view: ExtendedView, curves: np.ndarray, z_range, centres: np.ndarray,
                 pred: dict[str, np.ndarray]) -> list[Detection]:
         cal, cfg = self.calibration, self.cfg
-        rest = 10.0 ** ((view.window_start + centres) * grid.DLOGLAM) / (1.0 + view.z_qso)
-        conf = cal.confidence(pred["p_real"], view.snr, calibration_cells(rest, pred["log_nhi"]))
+        conf = self._view_confidence(view, centres, pred["p_real"], pred["log_nhi"])
         order = np.argsort(-conf)
         taken: list[int] = []
         for k in order:
