@@ -33,7 +33,7 @@ from dla_cnn.training.inject import InjectionConfig, draw_injections, inject_int
 from dla_cnn.training.labels import LabelConfig, make_labels
 
 
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 """Version of the generation code behind a seeded training set, stored in its ``config``
 (``recipe_version``) and as a root attribute.  It changes whenever the same command and seed
 give different bytes:
@@ -44,6 +44,8 @@ give different bytes:
    wings of every line that has them; transmission within ~2e-4 of the exact Voigt sum), the
    injected absorbers drawn before the host and added in the same pass, the quasar's emission
    lines drawn in one go, the LSF applied at pixel centres.
+3. The same lines, windows and approximations evaluated by compiled loops in float64 (numba)
+   instead of float32 numpy stencils: the same draws, transmissions within 3e-5 of version 2.
 """
 
 
