@@ -430,3 +430,56 @@ def test_shifted_crops_average_out_a_measurement_error_that_depends_on_the_crop(
     assert both.centre_px == pytest.approx(1000.0, abs=1e-3)
     assert both.log_nhi == pytest.approx(21.0, abs=1e-4)
     assert both.z_abs_err == pytest.approx(one.z_abs_err, rel=1e-3)  # shared pixels: errors are not shrunk
+
+
+def test_local_snr_is_the_noise_around_each_candidate_not_the_trough():
+    from dla_cnn.absorber.stage import LOCAL_SNR_PX, local_snr
+
+    ch = np.zeros((N_EXT, 2), np.float32)
+    ch[:, 0] = 0.8
+    sigma = np.where(np.arange(N_EXT) < EXT_BLUE + 900, 0.4, 0.1)  # S/N 2 to the blue, 8 to the red
+    ch[:, 1] = 1.0 / (1.0 + sigma)
+    inner, outer = LOCAL_SNR_PX
+    ch[EXT_BLUE + 400 - inner + 1: EXT_BLUE + 400 + inner, 0] = 0.0  # a trough inside the inner radius
+    ch[EXT_BLUE + 1500:, 1] = 0.0  # no data beyond window px 1500
+    view = ExtendedView(ch, grid.window_start_index(3.0), 3.0, 20.0)
+    snr = local_snr(view, np.array([400.0, 1300.0, 1500.0 + outer + 5]))
+    assert snr[0] == pytest.approx(2.0, rel=1e-5)  # the trough does not lower it
+    assert snr[1] == pytest.approx(8.0, rel=1e-5)
+    assert snr[2] == 0.0  # fewer than 10 pixels with data around it
+
+
+def test_confidence_takes_one_snr_per_candidate():
+    cal = StageCalibration(snr_edges=[2.0], conf_maps=[[[0.0, 1.0], [0.0, 0.5]], [[0.0, 1.0], [0.0, 1.0]]],
+                           cell_maps={"1:lya-dla": [[0.0, 1.0], [0.0, 0.8]]}, snr_kind="local")
+    p = np.array([0.6, 0.6, 0.6, 0.6])
+    snr = np.array([1.0, 3.0, 3.0, np.nan])
+    cells = np.array(["lya-dla", "lya-dla", "lyb-sub", "lya-dla"])
+    got = cal.confidence(p, snr, cells)
+    want = [cal.confidence(p[k: k + 1], float(snr[k]), cells[k: k + 1])[0] for k in range(4)]
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(got, [0.3, 0.48, 0.6, 0.6])  # NaN S/N: the global map (identity)
+    assert StageCalibration.from_dict(cal.to_dict()).snr_kind == "local"
+    assert StageCalibration.from_dict({}).snr_kind == "sightline"  # cards before local S/N
+
+
+def test_calibration_bins_by_local_snr_when_asked():
+    from dla_cnn.absorber.calibrate import SNR_EDGES, fit_stage_calibration
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(6000):
+        p, snr, local = rng.random(), float(rng.uniform(3, 30)), float(np.exp(rng.uniform(np.log(0.3), np.log(10))))
+        real = rng.random() < (p**3 if local < 1.0 else p)  # the network is over-confident at low local S/N only
+        rows.append({"p_real": p, "matched": real, "snr": snr, "snr_local": local, "z": 3.0, "z_true": 3.0,
+                     "z_err": 0.001, "log_nhi": 21.0, "log_nhi_true": 21.0, "log_nhi_err": 0.1})
+    local, summary = fit_stage_calibration(rows, snr_kind="local", cells=False)
+    assert local.snr_kind == summary["snr_kind"] == "local" and tuple(local.snr_edges) == SNR_EDGES["local"]
+    assert local.confidence(np.array([0.7]), 0.5)[0] == pytest.approx(0.7**3, abs=0.08)
+    assert local.confidence(np.array([0.7]), 5.0)[0] == pytest.approx(0.7, abs=0.08)
+    # by the sightline's S/N the two populations mix in every bin
+    by_sightline = fit_stage_calibration(rows, cells=False)[0]
+    assert by_sightline.snr_kind == "sightline"
+    assert 0.7**3 + 0.1 < by_sightline.confidence(np.array([0.7]), 5.0)[0] < 0.7 - 0.05
+    with pytest.raises(ValueError, match="S/N kind"):
+        fit_stage_calibration(rows, snr_kind="pixel")

@@ -171,6 +171,16 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
     assert card["stage2"]["commands"]["calibrate"]  # the command line (sys.argv; here pytest's)
     assert card["stage2"]["calibration"]["fitted"] and card["stage2"]["calibration"] != before
     assert Scanner(out).stage is not None  # the finder still loads (its files are unchanged)
+    assert summary["snr_kind"] == card["stage2"]["calibration"]["snr_kind"] == "sightline"
+    # bins of each candidate's local S/N on request; an unknown kind is a one-line error
+    res = _run("calibrate-absorber", out, "--sightlines", 30, "--seed", 9, "--workers", 1, "--no-cells",
+               "--snr-bins", "local")
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "finder.card.json").read_text())
+    assert card["stage2"]["calibration_summary"]["snr_kind"] == card["stage2"]["calibration"]["snr_kind"] == "local"
+    assert Scanner(out).stage.calibration.snr_kind == "local"
+    res = _run("calibrate-absorber", out, "--snr-bins", "pixel")
+    assert res.exit_code == 1 and "--snr-bins" in res.output and "Traceback" not in res.output
     # a one-stage model has no absorber stage to calibrate: one line, exit 1
     import shutil
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from dla_cnn import grid
 from dla_cnn.absorber.data import CropSetConfig, iter_views
-from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, calibration_cells, measured_kind
+from dla_cnn.absorber.stage import AbsorberStage, StageCalibration, calibration_cells, local_snr, measured_kind
 from dla_cnn.scan.calibrate import MATCH_DZ, _coverage_scale, isotonic
 
 
@@ -63,9 +63,11 @@ def run_on_simulated(stage: AbsorberStage, stage1, cfg: CropSetConfig, workers: 
             in_path = (z_true >= v.z_range[0]) & (z_true <= v.z_range[1])
             z_det = np.array([d.z_abs for d in dets])
             m = match_one_to_one(z_det, np.argsort([-d.p_real for d in dets]), z_true)
-            for d, j in zip(dets, m):
+            local = local_snr(v.view, np.array([d.centre_px for d in dets]))
+            for d, j, loc in zip(dets, m, local):
                 rows.append({"p_real": d.p_real, "z": d.z_abs, "z_err": d.raw_z_err, "log_nhi": d.log_nhi,
-                             "log_nhi_err": d.raw_nhi_err, "nhi_fit": d.nhi_fit, "snr": v.view.snr, "z_qso": v.view.z_qso,
+                             "log_nhi_err": d.raw_nhi_err, "nhi_fit": d.nhi_fit, "snr": v.view.snr,
+                             "snr_local": float(loc), "z_qso": v.view.z_qso,
                              "matched": j >= 0,
                              "z_true": z_true[j] if j >= 0 else np.nan, "log_nhi_true": truth[j, 1] if j >= 0 else np.nan})
             for j in np.flatnonzero(in_path & ~np.isin(np.arange(z_true.size), m)):
@@ -92,6 +94,11 @@ def confidence_map(p: np.ndarray, real: np.ndarray) -> list[list[float]]:
     return [mx.tolist(), my.tolist()]
 
 
+SNR_EDGES = {"sightline": (3.0, 10.0), "local": (1.0, 2.0, 4.0)}
+"""Default S/N bin edges of the confidence maps and error scales, per kind of S/N
+(:attr:`~dla_cnn.absorber.stage.StageCalibration.snr_kind`).  A candidate's local S/N is
+~0.35-0.5 of its sightline's (the forest absorbs, BOSS's noise rises to the blue)."""
+
 MIN_PER_BIN = 200
 """Candidates needed in every S/N bin for per-bin confidence maps (else one map for all)."""
 
@@ -114,12 +121,13 @@ def _fit_cells(cal: StageCalibration, det: list[dict], p: np.ndarray, real: np.n
                 cal.cell_maps[f"{int(b)}:{cell}"] = confidence_map(p[sel], real[sel])
 
 
-def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0, 10.0), cells: bool = True
-                          ) -> tuple[StageCalibration, dict]:
+def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None = None, cells: bool = True,
+                          snr_kind: str = "sightline") -> tuple[StageCalibration, dict]:
     """Confidence maps and error scales from :func:`run_on_simulated` rows; returns (calibration, summary).
 
-    The confidence map is fitted per S/N bin (``snr_edges``) where every bin has at least
-    :data:`MIN_PER_BIN` candidates: the same network output means less at S/N ~ 1 than at 20.
+    The confidence map is fitted per S/N bin (``snr_edges``, default :data:`SNR_EDGES` of
+    ``snr_kind``: the sightline's S/N or each candidate's local one) where every bin has at
+    least :data:`MIN_PER_BIN` candidates: the same network output means less at S/N ~ 1 than at 20.
     With ``cells``, each bin's candidates are further split by where they lie and what they
     measure (:func:`~dla_cnn.absorber.stage.calibration_cells`): a candidate in the Ly-beta
     forest is more often real than one of the same network output in the Ly-alpha-only forest,
@@ -133,9 +141,13 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0,
     z_err = np.array([r["z_err"] for r in m])
     dn = np.array([r["log_nhi"] - r["log_nhi_true"] for r in m])
     n_err = np.array([r["log_nhi_err"] for r in m])
+    if snr_kind not in SNR_EDGES:
+        raise ValueError(f"unknown S/N kind {snr_kind!r} (choose from {', '.join(SNR_EDGES)})")
+    snr_edges = SNR_EDGES[snr_kind] if snr_edges is None else snr_edges
+    key = "snr_local" if snr_kind == "local" else "snr"
     kx, ky = confidence_map(p, real)
-    cal = StageCalibration(conf_x=kx, conf_y=ky, fitted=True)
-    snr = np.array([r["snr"] for r in det])
+    cal = StageCalibration(conf_x=kx, conf_y=ky, snr_kind=snr_kind, fitted=True)
+    snr = np.array([r[key] for r in det])
     bins = np.searchsorted(np.asarray(snr_edges), snr, side="right")
     if len(snr_edges) and all((bins == b).sum() >= MIN_PER_BIN for b in range(len(snr_edges) + 1)):
         cal.snr_edges = [float(e) for e in snr_edges]
@@ -150,21 +162,21 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] = (3.0,
         cal.nhi_err_scale = _coverage_scale(dn[~fitted], n_err[~fitted], cal.nhi_err_floor)
     if fitted.sum() >= 10:
         cal.fit_nhi_err_scale = _coverage_scale(dn[fitted], n_err[fitted], cal.nhi_err_floor)
-    _fit_err_scales(cal, m, dz, z_err, dn, n_err, fitted)
+    _fit_err_scales(cal, m, dz, z_err, dn, n_err, fitted, key)
     summary = {"n_candidates": len(det), "n_matched": len(m), "n_missed": len(rows) - len(det),
-               "snr_edges": cal.snr_edges, "cells": sorted(cal.cell_maps),
+               "snr_kind": snr_kind, "snr_edges": cal.snr_edges, "cells": sorted(cal.cell_maps),
                "n_nhi_fitted": int(fitted.sum()), "z_err_scale": cal.z_err_scale, "nhi_err_scale": cal.nhi_err_scale,
                "fit_nhi_err_scale": cal.fit_nhi_err_scale, "err_scales": cal.err_scales}
     return cal, summary
 
 
 def _fit_err_scales(cal: StageCalibration, m: list[dict], dz: np.ndarray, z_err: np.ndarray, dn: np.ndarray,
-                    n_err: np.ndarray, fitted: np.ndarray) -> None:
-    """Error scales per S/N bin (``cal.snr_edges``) and measured type where there are
-    :data:`MIN_PER_SCALE` matches (the profile-fitted columns keep their own scale)."""
+                    n_err: np.ndarray, fitted: np.ndarray, key: str = "snr") -> None:
+    """Error scales per S/N bin (``cal.snr_edges``, of the rows' ``key``) and measured type where
+    there are :data:`MIN_PER_SCALE` matches (the profile-fitted columns keep their own scale)."""
     if not m:
         return
-    bins = np.searchsorted(np.asarray(cal.snr_edges), np.array([r["snr"] for r in m]), side="right")
+    bins = np.searchsorted(np.asarray(cal.snr_edges), np.array([r[key] for r in m]), side="right")
     keys = np.char.add(np.char.add(bins.astype(str), ":"), measured_kind(np.array([r["log_nhi"] for r in m])))
     for key in np.unique(keys):
         sel = keys == key
@@ -175,8 +187,8 @@ def _fit_err_scales(cal: StageCalibration, m: list[dict], dz: np.ndarray, z_err:
 
 
 def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, seed: int = 7300, workers: int = 2,
-                     cells: bool = True, progress: Callable[[int], None] | None = None
-                     ) -> tuple[StageCalibration, dict]:
+                     cells: bool = True, progress: Callable[[int], None] | None = None,
+                     snr_kind: str = "sightline") -> tuple[StageCalibration, dict]:
     """Fit a two-stage finder's calibration on freshly simulated natural-incidence skies.
 
     Parameters
@@ -196,6 +208,12 @@ def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, se
         Fit per-cell maps too (:func:`fit_stage_calibration`).
     progress : callable, optional
         Called with the number of sightlines done.
+    snr_kind : {"sightline", "local"}
+        Bin the maps and error scales by the candidate's sightline S/N (default) or by its
+        local S/N (:data:`SNR_EDGES`).  On the held-out skies the local bins made the
+        confidence stricter (natural: completeness -0.014, purity +0.025 at 0.5) without
+        ranking candidates better (at matched completeness the natural set's purity was
+        lower), so the packaged finder keeps the sightline's.
 
     Returns
     -------
@@ -205,6 +223,6 @@ def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, se
     """
     cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, p_natural=1.0)
     rows = run_on_simulated(stage, stage1, cfg, workers=workers, progress=progress)
-    cal, summary = fit_stage_calibration(rows, cells=cells)
+    cal, summary = fit_stage_calibration(rows, cells=cells, snr_kind=snr_kind)
     summary.update(n_sightlines=n_sightlines, seed=seed, sky=cfg.sky)
     return cal, summary

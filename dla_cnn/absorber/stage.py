@@ -104,6 +104,10 @@ class StageCalibration:
     """Scale of the profile fit's log N_HI errors (where the fit replaced the network's value)."""
     snr_edges: list[float] = field(default_factory=list)
     """S/N bin edges of per-bin confidence maps (empty: the one map ``conf_x``/``conf_y``)."""
+    snr_kind: str = "sightline"
+    """Which S/N the bins are of: ``sightline`` (the sightline's median S/N at 1420-1480 A
+    rest, the catalog's ``snr``) or ``local`` (the candidate's own neighbourhood,
+    :func:`local_snr`).  Also selects the S/N of the error-scale bins."""
     conf_maps: list[list[list[float]]] = field(default_factory=list)
     """``[[x knots], [y knots]]`` per S/N bin (``len(snr_edges) + 1`` bins)."""
     cell_maps: dict[str, list[list[float]]] = field(default_factory=dict)
@@ -123,31 +127,35 @@ class StageCalibration:
     def from_dict(cls, d: dict | None) -> "StageCalibration":
         return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
 
-    def confidence(self, p: np.ndarray, snr: float | None = None, cells: np.ndarray | None = None) -> np.ndarray:
-        """Calibrated confidence of real-absorber probabilities ``p`` on a sightline of S/N ``snr``.
+    def confidence(self, p: np.ndarray, snr: float | np.ndarray | None = None,
+                   cells: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated confidence of real-absorber probabilities ``p``.
 
-        ``cells`` (one :func:`calibration_cells` label per value of ``p``) selects the maps
-        of those cells where the calibration has them.
+        ``snr`` is the S/N of :attr:`snr_kind`: one value (a sightline's) or one per value
+        of ``p``; ``cells`` (one :func:`calibration_cells` label per value of ``p``) selects
+        the maps of those cells where the calibration has them.
         """
-        p = np.asarray(p, dtype=float)
-        x, y = self.conf_x, self.conf_y
-        b = None
-        if self.conf_maps and snr is not None and np.isfinite(snr):
-            b = int(np.searchsorted(self.snr_edges, snr, side="right"))
-            x, y = self.conf_maps[b]
-        out = np.interp(p, x, y)
-        if b is not None and cells is not None and self.cell_maps:
-            cells = np.asarray(cells)
-            for cell in np.unique(cells):
-                knots = self.cell_maps.get(f"{b}:{cell}")
-                if knots is not None:
-                    sel = cells == cell
-                    out[sel] = np.interp(p[sel], *knots)
+        p = np.atleast_1d(np.asarray(p, dtype=float))
+        out = np.interp(p, self.conf_x, self.conf_y)
+        if self.conf_maps and snr is not None:
+            snr = np.broadcast_to(np.asarray(snr, dtype=float), p.shape)
+            bins = np.where(np.isfinite(snr), np.searchsorted(self.snr_edges, snr, side="right"), -1)
+            cells = np.broadcast_to(np.asarray(cells), p.shape) if cells is not None and self.cell_maps else None
+            for b in np.unique(bins[bins >= 0]):
+                in_bin = bins == b
+                out[in_bin] = np.interp(p[in_bin], *self.conf_maps[b])
+                if cells is None:
+                    continue
+                for cell in np.unique(cells[in_bin]):
+                    knots = self.cell_maps.get(f"{b}:{cell}")
+                    if knots is not None:
+                        sel = in_bin & (cells == cell)
+                        out[sel] = np.interp(p[sel], *knots)
         return np.clip(out, 0.0, 1.0)
 
     def error_scales(self, snr: float | None, log_nhi: float) -> tuple[float, float]:
         """Scales ``(z, log N_HI)`` of the network's errors for a candidate measured at ``log_nhi``
-        on a sightline of S/N ``snr``."""
+        at S/N ``snr`` (of :attr:`snr_kind`)."""
         b = int(np.searchsorted(self.snr_edges, snr, side="right")) if snr is not None and np.isfinite(snr) else -1
         z_s, n_s = self.err_scales.get(f"{b}:{measured_kind(log_nhi)}", (self.z_err_scale, self.nhi_err_scale))
         return float(z_s), float(n_s)
@@ -157,6 +165,43 @@ def measured_kind(log_nhi):
     """``"dla"`` where the measured column reaches the DLA threshold, else ``"sub"`` (element-wise)."""
     kind = np.where(np.asarray(log_nhi) >= DLA_MIN_LOG_NHI, "dla", "sub")
     return str(kind) if kind.ndim == 0 else kind
+
+
+LOCAL_SNR_PX = (20, 150)
+"""Pixels from a candidate's centre (inner, outer) whose S/N makes its :func:`local_snr`:
+outside the trough of a log N 21 absorber, within a few thousand km/s of it."""
+
+
+def local_snr(view: ExtendedView, centres: np.ndarray) -> np.ndarray:
+    """Median S/N per pixel around each candidate (the flux of the forest over its error).
+
+    Parameters
+    ----------
+    view : ExtendedView
+        The sightline's normalised flux and weight.
+    centres : array
+        Candidate centres, window px.
+
+    Returns
+    -------
+    ndarray
+        ``median(flux / sigma)`` over the valid pixels :data:`LOCAL_SNR_PX` from each centre,
+        on both sides; 0 where fewer than 10 such pixels have data.  Unlike the sightline's
+        S/N (measured redward of Ly-alpha), it follows the blue-end noise rise of BOSS and
+        the forest's absorption at the candidate: the S/N the candidate was found at.
+    """
+    flux, weight = view.channels[:, 0].astype(float), view.channels[:, 1].astype(float)
+    valid = weight > 0
+    snr_px = np.where(valid, flux * weight / np.where(valid, 1.0 - weight, 1.0).clip(1e-6), 0.0)  # flux / sigma
+    inner, outer = LOCAL_SNR_PX
+    out = np.zeros(np.size(centres))
+    for k, c in enumerate(np.atleast_1d(centres)):
+        c = int(np.rint(c)) + EXT_BLUE
+        idx = np.r_[max(c - outer, 0): max(c - inner + 1, 0), min(c + inner, len(valid)): min(c + outer + 1, len(valid))]
+        good = idx[valid[idx]]
+        if good.size >= 10:
+            out[k] = float(np.median(snr_px[good]))
+    return out
 
 
 def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray) -> np.ndarray:
@@ -300,7 +345,11 @@ class AbsorberStage:
                          log_nhi: np.ndarray) -> np.ndarray:
         """Calibrated confidence of candidates of one sightline at ``centres`` (window px)."""
         rest = 10.0 ** ((view.window_start + centres) * grid.DLOGLAM) / (1.0 + view.z_qso)
-        return self.calibration.confidence(p_real, view.snr, calibration_cells(rest, log_nhi))
+        return self.calibration.confidence(p_real, self._snr(view, centres), calibration_cells(rest, log_nhi))
+
+    def _snr(self, view: ExtendedView, centres: np.ndarray) -> float | np.ndarray:
+        """The S/N the calibration is binned by: the sightline's, or each candidate's local one."""
+        return local_snr(view, centres) if self.calibration.snr_kind == "local" else view.snr
 
     def _average_shifted(self, views, curves, owner: np.ndarray, centres: np.ndarray, pred: dict) -> None:
         """Replace the offset and log N_HI of plausible candidates by inverse-variance means over
@@ -345,9 +394,10 @@ class AbsorberStage:
             if all(abs(centres[k] - centres[j]) >= cfg.merge_px for j in taken):
                 taken.append(int(k))
         dets = []
+        snr = np.broadcast_to(self._snr(view, centres), centres.shape)
         for k in taken:
             ln = float(pred["log_nhi"][k])
-            z_scale, n_scale = cal.error_scales(view.snr, ln)
+            z_scale, n_scale = cal.error_scales(float(snr[k]), ln)
             n_err = float(np.hypot(pred["log_nhi_err"][k] * n_scale, cal.nhi_err_floor))
             raw_n_err = float(pred["log_nhi_err"][k])
             fitted = False
