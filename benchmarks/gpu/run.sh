@@ -4,7 +4,8 @@
 # training < 15 min, inference >= 20,000 sightlines/s.
 #
 # Needs: python (3.10+) with dla_cnn importable (installed, or this repository on PYTHONPATH) and its
-# dependencies (numpy, scipy, astropy, h5py, typer, rich), keras >= 3 and jax with CUDA (jax[cuda12]).
+# dependencies (numpy, scipy, astropy, h5py, typer, rich, numba for the simulator's compiled line sums),
+# keras >= 3 and jax with CUDA (jax[cuda12]).
 # TensorFlow is not needed: everything runs with KERAS_BACKEND=jax (the default here).
 #
 # Usage: bash benchmarks/gpu/run.sh          (from any directory; results in $DLA_CNN_GPU_OUT)
