@@ -92,3 +92,21 @@ def test_lsf_at_pixel_centres_equals_convolve_then_average(oversample, sigma):
     ref = ref.reshape(2, 300, oversample).mean(axis=-1)
     np.testing.assert_allclose(apply_lsf(flux, oversample, sigma), ref, rtol=0, atol=1e-14)
     np.testing.assert_allclose(apply_lsf(flux[0], oversample, sigma), ref[0], rtol=0, atol=1e-14)
+
+
+def test_kernels_compile_in_memory_where_no_cache_directory_is_writable(monkeypatch):
+    import dla_cnn.physics.linegrid as lg
+
+    real_njit = lg.njit
+
+    def njit(*, cache, **options):
+        if cache:  # what numba does when it finds no writable cache location
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_njit(cache=False, **options)
+
+    monkeypatch.setattr(lg, "njit", njit)
+
+    def twice(x):
+        return 2.0 * x
+
+    assert lg._compiled()(twice)(1.5) == 3.0

@@ -60,6 +60,19 @@ _DENSE_FRACTION = 0.3
 """Wing windows longer than this share of the grid are evaluated on the whole grid."""
 
 
+def _compiled(**options):
+    """``numba.njit`` with its machine code cached on disk where numba finds a writable cache
+    directory (``__pycache__`` beside this file, else the user's cache); where it finds none
+    (read-only installation and home), numba refuses ``cache=True`` when the function is
+    decorated, and the kernels are compiled in memory by each process instead (~1 s)."""
+    def wrap(func):
+        try:
+            return njit(cache=True, nogil=True, **options)(func)
+        except RuntimeError:
+            return njit(cache=False, nogil=True, **options)(func)
+    return wrap
+
+
 def _h1_table() -> tuple[np.ndarray, np.ndarray]:
     u = np.arange(int(U_CORE / _DU) + 3) * _DU
     h1 = -2.0 / _SQRT_PI * (1.0 - 2.0 * u * dawsn(u))
@@ -207,7 +220,7 @@ def lines_tau(
     return tau
 
 
-@njit(cache=True, nogil=True)
+@_compiled()
 def _sum_lines(tau: np.ndarray, eps: float, pos: np.ndarray, tau0: np.ndarray, a: np.ndarray, b: np.ndarray,
                tol: float, h1: np.ndarray, h1_slope: np.ndarray, inv_lam: np.ndarray) -> None:  # pragma: no cover - compiled
     """Add every line to ``tau`` (``eps``: ln(lambda) per sample, ``inv_lam[k] = lambda_0 / lambda_k``),
@@ -230,7 +243,7 @@ def _sum_lines(tau: np.ndarray, eps: float, pos: np.ndarray, tau0: np.ndarray, a
             _add_wing(tau, eps, pos[j], tau0_a, b[j], u_wing, inv_lam)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@_compiled(inline="always")
 def _add_gaussian(tau: np.ndarray, eps: float, pos: float, tau0: float, b: float,
                   u_max: float) -> None:  # pragma: no cover - compiled
     """An optically thin line: ``tau0 exp(-u^2)`` within ``|u| <= u_max``.
@@ -257,7 +270,7 @@ def _add_gaussian(tau: np.ndarray, eps: float, pos: float, tau0: float, b: float
         r *= q
 
 
-@njit(cache=True, nogil=True, inline="always")
+@_compiled(inline="always")
 def _add_voigt_core(tau: np.ndarray, eps: float, pos: float, tau0: float, a: float, b: float, u_max: float,
                     has_wing: bool, h1: np.ndarray, h1_slope: np.ndarray,
                     inv_lam: np.ndarray) -> None:  # pragma: no cover - compiled
@@ -283,7 +296,7 @@ def _add_voigt_core(tau: np.ndarray, eps: float, pos: float, tau0: float, a: flo
         tau[k] += tau0 * (np.exp(-u * u) + a * (h1[i] + (x - i) * h1_slope[i])) - offset
 
 
-@njit(cache=True, nogil=True, inline="always")
+@_compiled(inline="always")
 def _add_wing(tau: np.ndarray, eps: float, pos: float, tau0_a: float, b: float, u_max: float,
               inv_lam: np.ndarray) -> None:  # pragma: no cover - compiled
     """A Lorentzian wing ``tau0 a / (sqrt(pi) u^2) (1 + ...)`` for ``U_CORE <= |u| <= u_max``
