@@ -136,22 +136,31 @@ class StageCalibration:
         the maps of those cells where the calibration has them.
         """
         p = np.atleast_1d(np.asarray(p, dtype=float))
+        snr = None if snr is None or not self.conf_maps else np.asarray(snr, dtype=float)
+        if snr is not None and snr.ndim == 0:  # one sightline's S/N: one bin for all
+            if np.isfinite(snr):
+                return np.clip(self._in_bin(p, int(np.searchsorted(self.snr_edges, snr, side="right")), cells), 0.0, 1.0)
+            snr = None
         out = np.interp(p, self.conf_x, self.conf_y)
-        if self.conf_maps and snr is not None:
-            snr = np.broadcast_to(np.asarray(snr, dtype=float), p.shape)
+        if snr is not None:
             bins = np.where(np.isfinite(snr), np.searchsorted(self.snr_edges, snr, side="right"), -1)
-            cells = np.broadcast_to(np.asarray(cells), p.shape) if cells is not None and self.cell_maps else None
+            cells = None if cells is None else np.broadcast_to(np.asarray(cells), p.shape)
             for b in np.unique(bins[bins >= 0]):
-                in_bin = bins == b
-                out[in_bin] = np.interp(p[in_bin], *self.conf_maps[b])
-                if cells is None:
-                    continue
-                for cell in np.unique(cells[in_bin]):
-                    knots = self.cell_maps.get(f"{b}:{cell}")
-                    if knots is not None:
-                        sel = in_bin & (cells == cell)
-                        out[sel] = np.interp(p[sel], *knots)
+                sel = bins == b
+                out[sel] = self._in_bin(p[sel], int(b), None if cells is None else cells[sel])
         return np.clip(out, 0.0, 1.0)
+
+    def _in_bin(self, p: np.ndarray, b: int, cells: np.ndarray | None) -> np.ndarray:
+        """The maps of S/N bin ``b`` (its cells' where they have one) at probabilities ``p``."""
+        out = np.interp(p, *self.conf_maps[b])
+        if cells is not None and self.cell_maps:
+            cells = np.asarray(cells)
+            for cell in np.unique(cells):
+                knots = self.cell_maps.get(f"{b}:{cell}")
+                if knots is not None:
+                    sel = cells == cell
+                    out[sel] = np.interp(p[sel], *knots)
+        return out
 
     def error_scales(self, snr: float | None, log_nhi: float) -> tuple[float, float]:
         """Scales ``(z, log N_HI)`` of the network's errors for a candidate measured at ``log_nhi``
