@@ -76,6 +76,9 @@ class OnnxNetwork:
         self.input_shape = tuple(d if isinstance(d, int) else None for d in by_name[names[0]].shape)
         self.output_shape = tuple(d if isinstance(d, int) else None for d in self.session.get_outputs()[0].shape)
 
+    any_batch_size = True
+    """Batches of any size run without recompiling (a Keras model compiles one program per shape)."""
+
     def predict_on_batch(self, x) -> np.ndarray:
         """Raw outputs for one batch (an array, or a list of arrays in ``input_names`` order)."""
         xs = list(x) if isinstance(x, (list, tuple)) else [x]

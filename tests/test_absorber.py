@@ -483,3 +483,42 @@ def test_calibration_bins_by_local_snr_when_asked():
     assert 0.7**3 + 0.1 < by_sightline.confidence(np.array([0.7]), 5.0)[0] < 0.7 - 0.05
     with pytest.raises(ValueError, match="S/N kind"):
         fit_stage_calibration(rows, snr_kind="pixel")
+
+
+def test_crop_batches_are_padded_only_for_models_that_compile_per_shape():
+    from dla_cnn.absorber.crops import CROP_SHAPES
+    from dla_cnn.absorber.stage import _predict
+
+    class Recorder:
+        def __init__(self):
+            self.sizes = []
+
+        def predict_on_batch(self, x):
+            self.sizes.append(len(x[0]))
+            return np.tile(np.arange(6, dtype=np.float32), (len(x[0]), 1))
+
+    crops = {k: np.zeros((70, *s), np.float32) for k, s in zip(("lya", "lyb", "ll", "scalars"), CROP_SHAPES)}
+    keras_like, onnx_like = Recorder(), Recorder()
+    onnx_like.any_batch_size = True
+    a, b = _predict(keras_like, crops, batch_size=64), _predict(onnx_like, crops, batch_size=64)
+    assert keras_like.sizes == [64, 16] and onnx_like.sizes == [64, 6]
+    assert all(np.array_equal(a[k], b[k]) and len(a[k]) == 70 for k in a)
+
+
+def test_proposals_equal_the_detections_of_the_recall_tuned_thresholds():
+    from dla_cnn.absorber.stage import PROPOSAL_DETECT, propose
+    from dla_cnn.scan.detect import detect_absorbers, vote_mass_curve
+
+    rng = np.random.default_rng(8)
+    n = grid.N_WINDOW
+    prob = np.clip(rng.normal(0.05, 0.05, n), 0, 1)
+    offset = rng.normal(0, 3, n)
+    for c in (300, 900, 1400):  # three absorbers' votes
+        prob[c - 40: c + 40] = 0.9
+        offset[c - 40: c + 40] = c - np.arange(c - 40, c + 40) + rng.normal(0, 0.5, 80)
+    log_nhi = np.full(n, 20.6)
+    centres, curves = propose(prob, offset, log_nhi, grid.window_start_index(3.5), (1.0, 9.0), None)
+    want = detect_absorbers(prob, offset, log_nhi, grid.window_start_index(3.5), None, None, PROPOSAL_DETECT)
+    np.testing.assert_array_equal(centres, [d.centre_px for d in want])
+    assert len(centres) >= 3
+    np.testing.assert_allclose(curves[EXT_BLUE:, 1], np.clip(vote_mass_curve(prob, offset, PROPOSAL_DETECT), 0, 2), rtol=1e-6)

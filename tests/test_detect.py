@@ -89,3 +89,19 @@ def test_isotonic_and_coverage():
     err = rng.uniform(0.5, 2, 20000)
     resid = rng.standard_normal(20000) * err * 3.0
     assert _coverage_scale(resid, err) == pytest.approx(3.0, rel=0.05)
+
+
+def test_vote_histogram_splits_each_vote_between_its_two_pixels():
+    from dla_cnn.scan.detect import vote_histogram
+
+    rng = np.random.default_rng(3)
+    n = 400
+    prob, offset = rng.random(n), rng.normal(0, 30, n)
+    hist, target, voter = vote_histogram(prob, offset, 0.3)
+    want = np.zeros(n + 2)
+    t, w = target[voter], prob[voter]
+    lo = np.floor(t).astype(int)
+    np.add.at(want, lo + 1, w * (1 - (t - lo)))
+    np.add.at(want, lo + 2, w * (t - lo))
+    np.testing.assert_array_equal(hist, want[1:-1])  # the same sums, in the same order
+    assert voter.sum() > 100 and np.count_nonzero(hist) > 100

@@ -41,7 +41,9 @@ import numpy as np
 from dla_cnn import grid
 from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, stage1_channels, z_to_window_px
 from dla_cnn.absorber.outputs import decode_absorber_outputs
-from dla_cnn.scan.detect import DLA_MIN_LOG_NHI, DetectConfig, Detection, detect_absorbers, mark_lyb, vote_mass_curve
+from dla_cnn.scan.detect import (
+    DLA_MIN_LOG_NHI, DetectConfig, Detection, detections_from_votes, mark_lyb, vote_histogram, vote_mass,
+)
 
 PROPOSAL_DETECT = DetectConfig(p_vote=0.3, min_votes=0.05, min_separation=8)
 """Recall-tuned first-stage thresholds: what the scanner proposes to this stage."""
@@ -237,7 +239,8 @@ def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray) -> np.ndarray:
 
 
 _BUCKETS = (16, 64, 256, 512)
-"""Crop batches are padded to one of these sizes, so a compiled model sees few shapes."""
+"""Crop batches are padded to one of these sizes, so a compiled model sees few shapes (models
+that run any batch size, ``any_batch_size``, such as the ONNX graphs, are not padded)."""
 
 
 def _predict(model, crops: dict[str, np.ndarray], batch_size: int = 512) -> dict[str, np.ndarray]:
@@ -246,9 +249,10 @@ def _predict(model, crops: dict[str, np.ndarray], batch_size: int = 512) -> dict
     if n == 0:
         return decode_absorber_outputs(np.empty((0, 6)))
     out = []
+    fixed_shapes = not getattr(model, "any_batch_size", False)
     for i in range(0, n, batch_size):
         part = [x[i:i + batch_size] for x in inputs]
-        size = next((b for b in _BUCKETS if b >= len(part[0])), batch_size)
+        size = next((b for b in _BUCKETS if b >= len(part[0])), batch_size) if fixed_shapes else len(part[0])
         pad = size - len(part[0])
         if pad:
             part = [np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]) for x in part]
@@ -268,12 +272,13 @@ def propose(prob: np.ndarray, offset: np.ndarray, log_nhi: np.ndarray, window_st
     curves : ndarray (N_EXT, 3)
         :func:`~dla_cnn.absorber.crops.stage1_channels` of the sightline.
     """
-    dets = detect_absorbers(prob, offset, log_nhi, window_start, None, valid, cfg)
+    votes = vote_histogram(np.asarray(prob, dtype=float), np.asarray(offset, dtype=float), cfg.p_vote, valid)
+    dets = detections_from_votes(prob, log_nhi, votes, window_start, None, cfg)
     centres = np.array([d.centre_px for d in dets], dtype=float)
     lo, hi = z_to_window_px(np.array(z_range, dtype=float), window_start)
     if np.isfinite(lo) and np.isfinite(hi):
         centres = centres[(centres >= lo - 15) & (centres <= hi + 15)]
-    return centres, stage1_channels(prob, vote_mass_curve(prob, offset, cfg, valid), log_nhi)
+    return centres, stage1_channels(prob, vote_mass(votes[0], cfg), log_nhi)
 
 
 class AbsorberStage:

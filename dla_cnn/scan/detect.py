@@ -140,9 +140,8 @@ def vote_histogram(prob: np.ndarray, offset: np.ndarray, p_vote: float, valid: n
     w = prob[voter]
     lo = np.floor(t).astype(np.int64)
     frac = t - lo
-    hist = np.zeros(n + 2)
-    np.add.at(hist, lo + 1, w * (1 - frac))
-    np.add.at(hist, lo + 2, w * frac)
+    # both neighbours of every vote in one pass, summed in the order np.add.at would use
+    hist = np.bincount(np.concatenate([lo + 1, lo + 2]), np.concatenate([w * (1 - frac), w * frac]), minlength=n + 2)
     return hist[1:-1], target, voter
 
 
@@ -153,11 +152,11 @@ def vote_mass_curve(prob: np.ndarray, offset: np.ndarray, cfg: DetectConfig = De
     This is the curve whose peaks :func:`detect_absorbers` thresholds at ``cfg.min_votes``.
     """
     hist, _, _ = vote_histogram(prob, offset, cfg.p_vote, valid)
-    return _vote_mass(hist, cfg)
+    return vote_mass(hist, cfg)
 
 
-def _vote_mass(hist: np.ndarray, cfg: DetectConfig) -> np.ndarray:
-    """Votes within +-``cfg.peak_window`` px, per perfect absorber."""
+def vote_mass(hist: np.ndarray, cfg: DetectConfig) -> np.ndarray:
+    """Votes of a :func:`vote_histogram` within +-``cfg.peak_window`` px, per perfect absorber."""
     return np.convolve(hist, np.ones(2 * cfg.peak_window + 1), mode="same") / cfg.perfect_votes
 
 
@@ -190,15 +189,30 @@ def detect_absorbers(
     -------
     list of Detection, ordered by redshift.
     """
+    prob = np.asarray(prob, dtype=float)
+    votes = vote_histogram(prob, np.asarray(offset, dtype=float), cfg.p_vote, valid)
+    return detections_from_votes(prob, log_nhi, votes, start_index, z_range, cfg, calibration)
+
+
+def detections_from_votes(
+    prob: np.ndarray,
+    log_nhi: np.ndarray,
+    votes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    start_index: int,
+    z_range: tuple[float, float] | None = None,
+    cfg: DetectConfig = DetectConfig(),
+    calibration: Calibration | None = None,
+) -> list[Detection]:
+    """:func:`detect_absorbers` from the :func:`vote_histogram` ``votes`` (at ``cfg.p_vote``) of
+    the same outputs, for callers that need the votes too (the absorber stage's proposals)."""
     cal = calibration or Calibration()
     prob = np.asarray(prob, dtype=float)
-    offset = np.asarray(offset, dtype=float)
     log_nhi = np.asarray(log_nhi, dtype=float)
-    hist, target, voter = vote_histogram(prob, offset, cfg.p_vote, valid)
+    hist, target, voter = votes
     if not voter.any():
         return []
     smooth = gaussian_filter1d(hist, cfg.smooth_sigma, mode="constant")
-    mass = _vote_mass(hist, cfg)
+    mass = vote_mass(hist, cfg)
     is_max = np.r_[False, (smooth[1:-1] >= smooth[:-2]) & (smooth[1:-1] > smooth[2:]), False]
     cand = np.flatnonzero(is_max & (mass >= cfg.min_votes))
     taken: list[int] = []
