@@ -522,37 +522,3 @@ def test_proposals_equal_the_detections_of_the_recall_tuned_thresholds():
     np.testing.assert_array_equal(centres, [d.centre_px for d in want])
     assert len(centres) >= 3
     np.testing.assert_allclose(curves[EXT_BLUE:, 1], np.clip(vote_mass_curve(prob, offset, PROPOSAL_DETECT), 0, 2), rtol=1e-6)
-
-
-def test_busy_sightlines_get_cell_maps_of_their_own():
-    from dla_cnn.absorber.calibrate import fit_stage_calibration
-    from dla_cnn.absorber.stage import calibration_cells
-
-    assert calibration_cells(np.array([1000.0, 1100.0]), np.array([21.0, 19.5]), np.array([True, False])).tolist() \
-        == ["lyb-dla-busy", "lya-sub"]
-    # the stage counts the sightline's weak candidates (the proposal at 1300 px is improbable)
-    view, curves, z_rng = _scene()
-    props = [np.array([980.0, 1012.0, 1300.0])]
-    cal = StageCalibration(snr_edges=[100.0], conf_maps=[[[0.0, 1.0], [0.0, 1.0]]] * 2, busy_min=1,
-                           cell_maps={"0:lya-dla-busy": [[0.0, 1.0], [0.0, 0.4]]})
-    d = AbsorberStage(_FakeModel(view, 1000.0), cal).measure([view], [curves], props, [z_rng])[0][0]
-    assert d.n_weak == 1 and d.confidence == pytest.approx(0.4 * d.p_real, rel=1e-6)
-    quiet = AbsorberStage(_FakeModel(view, 1000.0), cal).measure([view], [curves], [props[0][:2]], [z_rng])[0][0]
-    assert quiet.n_weak == 0 and quiet.confidence == pytest.approx(quiet.p_real, rel=1e-6)
-    # fitted from rows: on busy sightlines the same output is real less often
-    rng = np.random.default_rng(12)
-    rows = []
-    for _ in range(8000):
-        p, n_weak = rng.random(), int(rng.integers(0, 5))
-        real = rng.random() < (p**3 if n_weak >= 2 else p)
-        rows.append({"p_real": p, "matched": real, "snr": float(rng.choice([2.0, 5.0, 20.0])), "n_weak": n_weak,
-                     "z": 3.0, "z_qso": 3.2,
-                     "z_true": 3.0, "z_err": 0.001, "log_nhi": 21.0, "log_nhi_true": 21.0, "log_nhi_err": 0.1})
-    fitted, summary = fit_stage_calibration(rows, busy_min=2)
-    assert summary["busy_min"] == fitted.busy_min == 2 and "1:lya-dla-busy" in fitted.cell_maps
-    busy, calm = np.array(["lya-dla-busy"]), np.array(["lya-dla"])
-    assert fitted.confidence(np.array([0.7]), 5.0, busy)[0] == pytest.approx(0.7**3, abs=0.08)
-    assert fitted.confidence(np.array([0.7]), 5.0, calm)[0] == pytest.approx(0.7, abs=0.08)
-    assert fit_stage_calibration(rows)[0].busy_min == 0
-    with pytest.raises(ValueError, match="n_weak"):
-        fit_stage_calibration([{k: v for k, v in r.items() if k != "n_weak"} for r in rows], busy_min=2)

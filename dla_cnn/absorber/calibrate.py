@@ -67,7 +67,7 @@ def run_on_simulated(stage: AbsorberStage, stage1, cfg: CropSetConfig, workers: 
             for d, j, loc in zip(dets, m, local):
                 rows.append({"p_real": d.p_real, "z": d.z_abs, "z_err": d.raw_z_err, "log_nhi": d.log_nhi,
                              "log_nhi_err": d.raw_nhi_err, "nhi_fit": d.nhi_fit, "snr": v.view.snr,
-                             "snr_local": float(loc), "n_weak": d.n_weak, "z_qso": v.view.z_qso,
+                             "snr_local": float(loc), "z_qso": v.view.z_qso,
                              "matched": j >= 0,
                              "z_true": z_true[j] if j >= 0 else np.nan, "log_nhi_true": truth[j, 1] if j >= 0 else np.nan})
             for j in np.flatnonzero(in_path & ~np.isin(np.arange(z_true.size), m)):
@@ -113,8 +113,7 @@ MIN_PER_SCALE = 200
 def _fit_cells(cal: StageCalibration, det: list[dict], p: np.ndarray, real: np.ndarray, bins: np.ndarray) -> None:
     """Per-cell maps within each S/N bin, where a cell has :data:`MIN_PER_CELL` candidates."""
     rest = np.array([grid.LYA_REST * (1.0 + r["z"]) / (1.0 + r["z_qso"]) for r in det])
-    busy = np.array([r["n_weak"] >= cal.busy_min for r in det]) if cal.busy_min > 0 else None
-    cells = calibration_cells(rest, np.array([r["log_nhi"] for r in det]), busy)
+    cells = calibration_cells(rest, np.array([r["log_nhi"] for r in det]))
     for b in np.unique(bins):
         for cell in np.unique(cells):
             sel = (bins == b) & (cells == cell)
@@ -123,7 +122,7 @@ def _fit_cells(cal: StageCalibration, det: list[dict], p: np.ndarray, real: np.n
 
 
 def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None = None, cells: bool = True,
-                          snr_kind: str = "sightline", busy_min: int = 0) -> tuple[StageCalibration, dict]:
+                          snr_kind: str = "sightline") -> tuple[StageCalibration, dict]:
     """Confidence maps and error scales from :func:`run_on_simulated` rows; returns (calibration, summary).
 
     The confidence map is fitted per S/N bin (``snr_edges``, default :data:`SNR_EDGES` of
@@ -132,9 +131,7 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
     With ``cells``, each bin's candidates are further split by where they lie and what they
     measure (:func:`~dla_cnn.absorber.stage.calibration_cells`): a candidate in the Ly-beta
     forest is more often real than one of the same network output in the Ly-alpha-only forest,
-    where a mid-probability candidate measured as a DLA is more often false.  With
-    ``busy_min`` > 0, candidates of busy sightlines (at least that many weak candidates,
-    :attr:`~dla_cnn.absorber.stage.StageCalibration.busy_min`) get cells of their own.
+    where a mid-probability candidate measured as a DLA is more often false.
     """
     det = [r for r in rows if not r.get("missed")]
     p = np.array([r["p_real"] for r in det])
@@ -149,9 +146,7 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
     snr_edges = SNR_EDGES[snr_kind] if snr_edges is None else snr_edges
     key = "snr_local" if snr_kind == "local" else "snr"
     kx, ky = confidence_map(p, real)
-    if busy_min > 0 and not all("n_weak" in r for r in det):
-        raise ValueError("busy cells need the rows' n_weak (rows of an older run_on_simulated lack it)")
-    cal = StageCalibration(conf_x=kx, conf_y=ky, snr_kind=snr_kind, busy_min=int(busy_min), fitted=True)
+    cal = StageCalibration(conf_x=kx, conf_y=ky, snr_kind=snr_kind, fitted=True)
     snr = np.array([r[key] for r in det])
     bins = np.searchsorted(np.asarray(snr_edges), snr, side="right")
     if len(snr_edges) and all((bins == b).sum() >= MIN_PER_BIN for b in range(len(snr_edges) + 1)):
@@ -169,8 +164,7 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
         cal.fit_nhi_err_scale = _coverage_scale(dn[fitted], n_err[fitted], cal.nhi_err_floor)
     _fit_err_scales(cal, m, dz, z_err, dn, n_err, fitted, key)
     summary = {"n_candidates": len(det), "n_matched": len(m), "n_missed": len(rows) - len(det),
-               "snr_kind": snr_kind, "busy_min": cal.busy_min, "snr_edges": cal.snr_edges,
-               "cells": sorted(cal.cell_maps),
+               "snr_kind": snr_kind, "snr_edges": cal.snr_edges, "cells": sorted(cal.cell_maps),
                "n_nhi_fitted": int(fitted.sum()), "z_err_scale": cal.z_err_scale, "nhi_err_scale": cal.nhi_err_scale,
                "fit_nhi_err_scale": cal.fit_nhi_err_scale, "err_scales": cal.err_scales}
     return cal, summary
@@ -194,7 +188,7 @@ def _fit_err_scales(cal: StageCalibration, m: list[dict], dz: np.ndarray, z_err:
 
 def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, seed: int = 7300, workers: int = 2,
                      cells: bool = True, progress: Callable[[int], None] | None = None,
-                     snr_kind: str = "sightline", busy_min: int = 0) -> tuple[StageCalibration, dict]:
+                     snr_kind: str = "sightline") -> tuple[StageCalibration, dict]:
     """Fit a two-stage finder's calibration on freshly simulated natural-incidence skies.
 
     Parameters
@@ -220,9 +214,6 @@ def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, se
         confidence stricter (natural: completeness -0.014, purity +0.025 at 0.5) without
         ranking candidates better (at matched completeness the natural set's purity was
         lower), so the packaged finder keeps the sightline's.
-    busy_min : int
-        Give candidates of busy sightlines (at least this many weak candidates) cell maps of
-        their own (:func:`fit_stage_calibration`); 0 (default) does not.
 
     Returns
     -------
@@ -232,6 +223,6 @@ def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, se
     """
     cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, p_natural=1.0)
     rows = run_on_simulated(stage, stage1, cfg, workers=workers, progress=progress)
-    cal, summary = fit_stage_calibration(rows, cells=cells, snr_kind=snr_kind, busy_min=busy_min)
+    cal, summary = fit_stage_calibration(rows, cells=cells, snr_kind=snr_kind)
     summary.update(n_sightlines=n_sightlines, seed=seed, sky=cfg.sky)
     return cal, summary

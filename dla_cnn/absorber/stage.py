@@ -106,11 +106,6 @@ class StageCalibration:
     """Scale of the profile fit's log N_HI errors (where the fit replaced the network's value)."""
     snr_edges: list[float] = field(default_factory=list)
     """S/N bin edges of per-bin confidence maps (empty: the one map ``conf_x``/``conf_y``)."""
-    busy_min: int = 0
-    """Sightlines with at least this many weak candidates (``p_real < weak_p``) are *busy*: their
-    candidates get cell maps of their own (:func:`calibration_cells`); 0 leaves busy-ness out."""
-    weak_p: float = 0.2
-    """A candidate with a real-absorber probability below this is weak (what a busy sightline has many of)."""
     snr_kind: str = "sightline"
     """Which S/N the bins are of: ``sightline`` (the sightline's median S/N at 1420-1480 A
     rest, the catalog's ``snr``) or ``local`` (the candidate's own neighbourhood,
@@ -220,7 +215,7 @@ def local_snr(view: ExtendedView, centres: np.ndarray) -> np.ndarray:
     return out
 
 
-def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray, busy: np.ndarray | bool | None = None) -> np.ndarray:
+def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray) -> np.ndarray:
     """Calibration cell of each candidate: where it lies and what it measures.
 
     Parameters
@@ -229,9 +224,6 @@ def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray, busy: np.ndarra
         The candidate's Ly-alpha wavelength in the quasar's rest frame, Angstrom.
     log_nhi : array
         The column density the network measures, log10 cm^-2.
-    busy : array or bool, optional
-        Whether the candidate's sightline is busy (:attr:`StageCalibration.busy_min`): its
-        label then ends in ``-busy``.
 
     Returns
     -------
@@ -243,10 +235,7 @@ def calibration_cells(rest_lya: np.ndarray, log_nhi: np.ndarray, busy: np.ndarra
         means a different fraction of real absorbers in each.
     """
     region = np.where(np.asarray(rest_lya) < grid.LYB_REST, "lyb", "lya")
-    cells = np.char.add(np.char.add(region, "-"), measured_kind(np.atleast_1d(log_nhi)))
-    if busy is not None:
-        cells = np.char.add(cells, np.where(np.broadcast_to(busy, cells.shape), "-busy", ""))
-    return cells
+    return np.char.add(np.char.add(region, "-"), measured_kind(np.atleast_1d(log_nhi)))
 
 
 _BUCKETS = (16, 64, 256, 512)
@@ -341,7 +330,6 @@ class AbsorberStage:
         if self.cfg.shifts:
             self._average_shifted(views, curves, owner, centres, pred)
         centres = centres + pred["offset"]
-        n_weak = np.bincount(owner, weights=pred["p_real"] < self.calibration.weak_p, minlength=len(views)).astype(int)
         if self.cfg.refine or self.cfg.refine_centre:
             again = pred["p_real"] >= self.cfg.refine_min_p
             if not self.cfg.refine:  # a centre-only look where the first crop was off by enough to matter
@@ -354,8 +342,7 @@ class AbsorberStage:
                         sel = owner[idx] == i
                         k = idx[sel]
                         reach[sel] = np.max([self._view_confidence(views[i], centres[k] + d, pred["p_real"][k],
-                                                                   pred["log_nhi"][k], n_weak[i])
-                                             for d in (-3.0, 0.0, 3.0)], axis=0)
+                                                                   pred["log_nhi"][k]) for d in (-3.0, 0.0, 3.0)], axis=0)
                     again[idx] = reach >= min_confidence
             if again.any():
                 second = self._run(views, curves, owner[again], centres[again])
@@ -369,13 +356,10 @@ class AbsorberStage:
         return out
 
     def _view_confidence(self, view: ExtendedView, centres: np.ndarray, p_real: np.ndarray,
-                         log_nhi: np.ndarray, n_weak: int) -> np.ndarray:
-        """Calibrated confidence of candidates of one sightline at ``centres`` (window px); the
-        sightline has ``n_weak`` weak candidates (:attr:`StageCalibration.busy_min`)."""
-        cal = self.calibration
+                         log_nhi: np.ndarray) -> np.ndarray:
+        """Calibrated confidence of candidates of one sightline at ``centres`` (window px)."""
         rest = 10.0 ** ((view.window_start + centres) * grid.DLOGLAM) / (1.0 + view.z_qso)
-        busy = bool(n_weak >= cal.busy_min) if cal.busy_min > 0 else None
-        return cal.confidence(p_real, self._snr(view, centres), calibration_cells(rest, log_nhi, busy))
+        return self.calibration.confidence(p_real, self._snr(view, centres), calibration_cells(rest, log_nhi))
 
     def _snr(self, view: ExtendedView, centres: np.ndarray) -> float | np.ndarray:
         """The S/N the calibration is binned by: the sightline's, or each candidate's local one."""
@@ -415,8 +399,7 @@ class AbsorberStage:
     def _decide(self, view: ExtendedView, curves: np.ndarray, z_range, centres: np.ndarray,
                 pred: dict[str, np.ndarray]) -> list[Detection]:
         cal, cfg = self.calibration, self.cfg
-        n_weak = int(np.sum(pred["p_real"] < cal.weak_p))
-        conf = self._view_confidence(view, centres, pred["p_real"], pred["log_nhi"], n_weak)
+        conf = self._view_confidence(view, centres, pred["p_real"], pred["log_nhi"])
         order = np.argsort(-conf)
         taken: list[int] = []
         for k in order:
@@ -455,7 +438,7 @@ class AbsorberStage:
                 lambda_obs=float(lam),
                 vote_mass=float(curves[ci + EXT_BLUE, 1]), raw_log_nhi=ln,
                 raw_z_err=float(pred["offset_err"][k] * dz_dpx), raw_nhi_err=raw_n_err,
-                p_real=float(pred["p_real"][k]), p_dla=float(pred["p_dla"][k]), nhi_fit=fitted, n_weak=n_weak,
+                p_real=float(pred["p_real"][k]), p_dla=float(pred["p_dla"][k]), nhi_fit=fitted,
             ))
         dets.sort(key=lambda d: d.z_abs)
         mark_lyb(dets)

@@ -116,9 +116,6 @@ class Detection:
     """Probability from the absorber-level stage that log N_HI >= 20.3 (NaN: one-stage scan)."""
     nhi_fit: bool = False
     """log N_HI (and its error) come from the damped-profile fit rather than the network."""
-    n_weak: int = 0
-    """Candidates of the sightline the absorber-level stage found improbable
-    (:attr:`~dla_cnn.absorber.stage.StageCalibration.weak_p`): how busy the sightline is."""
 
 
 def vote_histogram(prob: np.ndarray, offset: np.ndarray, p_vote: float, valid: np.ndarray | None = None):
