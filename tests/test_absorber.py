@@ -522,3 +522,35 @@ def test_proposals_equal_the_detections_of_the_recall_tuned_thresholds():
     np.testing.assert_array_equal(centres, [d.centre_px for d in want])
     assert len(centres) >= 3
     np.testing.assert_allclose(curves[EXT_BLUE:, 1], np.clip(vote_mass_curve(prob, offset, PROPOSAL_DETECT), 0, 2), rtol=1e-6)
+
+
+def test_error_scales_can_follow_the_local_snr_while_the_maps_follow_the_sightline():
+    from dla_cnn.absorber.calibrate import SNR_EDGES, fit_stage_calibration
+
+    view, curves, z_rng = _scene()  # S/N 10; the fake view's local S/N is far above 4
+    props = [np.array([980.0, 1012.0])]
+    common = dict(snr_edges=[3.0, 10.0], conf_maps=[[[0.0, 1.0], [0.0, 1.0]]] * 3, z_err_floor_px=0.0,
+                  err_scales={"2:dla": [5.0, 1.0], "3:dla": [2.0, 1.0]})
+    by_sightline = StageCalibration(**common)
+    by_local = StageCalibration(**common, err_snr_kind="local", err_snr_edges=[1.0, 2.0, 4.0])
+    a = AbsorberStage(_FakeModel(view, 1000.0), by_sightline).measure([view], [curves], props, [z_rng])[0][0]
+    b = AbsorberStage(_FakeModel(view, 1000.0), by_local).measure([view], [curves], props, [z_rng])[0][0]
+    assert b.confidence == a.confidence and b.z_abs == a.z_abs  # the same row, other errors
+    assert b.z_abs_err / a.z_abs_err == pytest.approx(2.0 / 5.0, rel=1e-6)
+    assert by_local.error_snr_kind == "local" and by_sightline.error_snr_kind == "sightline"
+    assert StageCalibration.from_dict(by_local.to_dict()).err_snr_edges == [1.0, 2.0, 4.0]
+    # fitted: the maps by the sightline's S/N, the scales by the local S/N
+    rng = np.random.default_rng(9)
+    rows = []
+    for _ in range(6000):
+        local = float(np.exp(rng.uniform(np.log(0.3), np.log(10))))
+        sd = 0.002 if local < 1.0 else 0.0005  # the redshift scatters with the local noise
+        rows.append({"p_real": rng.random(), "matched": True, "snr": float(rng.uniform(1, 30)), "snr_local": local,
+                     "z": 3.0 + rng.normal(0, sd), "z_true": 3.0, "z_err": 0.001, "log_nhi": 21.0,
+                     "log_nhi_true": 21.0 + rng.normal(0, 0.1), "log_nhi_err": 0.1})
+    cal, summary = fit_stage_calibration(rows, cells=False, err_snr_kind="local")
+    assert cal.snr_kind == "sightline" and cal.snr_edges == [3.0, 10.0]
+    assert summary["err_snr_kind"] == cal.err_snr_kind == "local" and tuple(cal.err_snr_edges) == SNR_EDGES["local"]
+    assert cal.error_scales(0.5, 21.0)[0] == pytest.approx(2.0, rel=0.1)
+    assert cal.error_scales(5.0, 21.0)[0] == pytest.approx(0.5, rel=0.1)
+    assert fit_stage_calibration(rows, cells=False)[0].err_snr_kind == ""

@@ -181,6 +181,14 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
     assert Scanner(out).stage.calibration.snr_kind == "local"
     res = _run("calibrate-absorber", out, "--snr-bins", "pixel")
     assert res.exit_code == 1 and "--snr-bins" in res.output and "Traceback" not in res.output
+    res = _run("calibrate-absorber", out, "--err-snr-bins", "pixel")
+    assert res.exit_code == 1 and "--err-snr-bins" in res.output and "Traceback" not in res.output
+    # the maps by the sightline's S/N, the error scales by the local S/N
+    res = _run("calibrate-absorber", out, "--sightlines", 30, "--seed", 9, "--workers", 1, "--no-cells",
+               "--err-snr-bins", "local")
+    assert res.exit_code == 0, res.output
+    cal = json.loads((tmp_path / "finder.card.json").read_text())["stage2"]["calibration"]
+    assert cal["snr_kind"] == "sightline" and cal["err_snr_kind"] == "local"
     # a one-stage model has no absorber stage to calibrate: one line, exit 1
     import shutil
 

@@ -122,7 +122,7 @@ def _fit_cells(cal: StageCalibration, det: list[dict], p: np.ndarray, real: np.n
 
 
 def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None = None, cells: bool = True,
-                          snr_kind: str = "sightline") -> tuple[StageCalibration, dict]:
+                          snr_kind: str = "sightline", err_snr_kind: str | None = None) -> tuple[StageCalibration, dict]:
     """Confidence maps and error scales from :func:`run_on_simulated` rows; returns (calibration, summary).
 
     The confidence map is fitted per S/N bin (``snr_edges``, default :data:`SNR_EDGES` of
@@ -131,7 +131,9 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
     With ``cells``, each bin's candidates are further split by where they lie and what they
     measure (:func:`~dla_cnn.absorber.stage.calibration_cells`): a candidate in the Ly-beta
     forest is more often real than one of the same network output in the Ly-alpha-only forest,
-    where a mid-probability candidate measured as a DLA is more often false.
+    where a mid-probability candidate measured as a DLA is more often false.  The error
+    scales are binned like the maps, or by ``err_snr_kind``'s S/N (:data:`SNR_EDGES`) where it
+    is given and differs from ``snr_kind``.
     """
     det = [r for r in rows if not r.get("missed")]
     p = np.array([r["p_real"] for r in det])
@@ -141,8 +143,9 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
     z_err = np.array([r["z_err"] for r in m])
     dn = np.array([r["log_nhi"] - r["log_nhi_true"] for r in m])
     n_err = np.array([r["log_nhi_err"] for r in m])
-    if snr_kind not in SNR_EDGES:
-        raise ValueError(f"unknown S/N kind {snr_kind!r} (choose from {', '.join(SNR_EDGES)})")
+    for kind in (snr_kind, err_snr_kind or snr_kind):
+        if kind not in SNR_EDGES:
+            raise ValueError(f"unknown S/N kind {kind!r} (choose from {', '.join(SNR_EDGES)})")
     snr_edges = SNR_EDGES[snr_kind] if snr_edges is None else snr_edges
     key = "snr_local" if snr_kind == "local" else "snr"
     kx, ky = confidence_map(p, real)
@@ -162,21 +165,26 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
         cal.nhi_err_scale = _coverage_scale(dn[~fitted], n_err[~fitted], cal.nhi_err_floor)
     if fitted.sum() >= 10:
         cal.fit_nhi_err_scale = _coverage_scale(dn[fitted], n_err[fitted], cal.nhi_err_floor)
-    _fit_err_scales(cal, m, dz, z_err, dn, n_err, fitted, key)
+    err_edges, err_key = cal.snr_edges, key
+    if err_snr_kind and err_snr_kind != snr_kind:
+        cal.err_snr_kind, cal.err_snr_edges = err_snr_kind, [float(e) for e in SNR_EDGES[err_snr_kind]]
+        err_edges, err_key = cal.err_snr_edges, "snr_local" if err_snr_kind == "local" else "snr"
+    _fit_err_scales(cal, m, dz, z_err, dn, n_err, fitted, err_key, err_edges)
     summary = {"n_candidates": len(det), "n_matched": len(m), "n_missed": len(rows) - len(det),
-               "snr_kind": snr_kind, "snr_edges": cal.snr_edges, "cells": sorted(cal.cell_maps),
+               "snr_kind": snr_kind, "snr_edges": cal.snr_edges, "err_snr_kind": cal.error_snr_kind,
+               "err_snr_edges": err_edges, "cells": sorted(cal.cell_maps),
                "n_nhi_fitted": int(fitted.sum()), "z_err_scale": cal.z_err_scale, "nhi_err_scale": cal.nhi_err_scale,
                "fit_nhi_err_scale": cal.fit_nhi_err_scale, "err_scales": cal.err_scales}
     return cal, summary
 
 
 def _fit_err_scales(cal: StageCalibration, m: list[dict], dz: np.ndarray, z_err: np.ndarray, dn: np.ndarray,
-                    n_err: np.ndarray, fitted: np.ndarray, key: str = "snr") -> None:
-    """Error scales per S/N bin (``cal.snr_edges``, of the rows' ``key``) and measured type where
-    there are :data:`MIN_PER_SCALE` matches (the profile-fitted columns keep their own scale)."""
+                    n_err: np.ndarray, fitted: np.ndarray, key: str, edges: list[float]) -> None:
+    """Error scales per S/N bin (``edges`` of the rows' ``key``) and measured type where there
+    are :data:`MIN_PER_SCALE` matches (the profile-fitted columns keep their own scale)."""
     if not m:
         return
-    bins = np.searchsorted(np.asarray(cal.snr_edges), np.array([r[key] for r in m]), side="right")
+    bins = np.searchsorted(np.asarray(edges), np.array([r[key] for r in m]), side="right")
     keys = np.char.add(np.char.add(bins.astype(str), ":"), measured_kind(np.array([r["log_nhi"] for r in m])))
     for key in np.unique(keys):
         sel = keys == key
@@ -188,7 +196,8 @@ def _fit_err_scales(cal: StageCalibration, m: list[dict], dz: np.ndarray, z_err:
 
 def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, seed: int = 7300, workers: int = 2,
                      cells: bool = True, progress: Callable[[int], None] | None = None,
-                     snr_kind: str = "sightline") -> tuple[StageCalibration, dict]:
+                     snr_kind: str = "sightline", err_snr_kind: str | None = None,
+                     ) -> tuple[StageCalibration, dict]:
     """Fit a two-stage finder's calibration on freshly simulated natural-incidence skies.
 
     Parameters
@@ -214,6 +223,8 @@ def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, se
         confidence stricter (natural: completeness -0.014, purity +0.025 at 0.5) without
         ranking candidates better (at matched completeness the natural set's purity was
         lower), so the packaged finder keeps the sightline's.
+    err_snr_kind : {"sightline", "local"}, optional
+        Bin the error scales by this S/N instead (default: as the maps).
 
     Returns
     -------
@@ -223,6 +234,6 @@ def calibrate_finder(stage: AbsorberStage, stage1, n_sightlines: int = 40000, se
     """
     cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, p_natural=1.0)
     rows = run_on_simulated(stage, stage1, cfg, workers=workers, progress=progress)
-    cal, summary = fit_stage_calibration(rows, cells=cells, snr_kind=snr_kind)
+    cal, summary = fit_stage_calibration(rows, cells=cells, snr_kind=snr_kind, err_snr_kind=err_snr_kind)
     summary.update(n_sightlines=n_sightlines, seed=seed, sky=cfg.sky)
     return cal, summary

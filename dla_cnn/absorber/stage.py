@@ -109,7 +109,12 @@ class StageCalibration:
     snr_kind: str = "sightline"
     """Which S/N the bins are of: ``sightline`` (the sightline's median S/N at 1420-1480 A
     rest, the catalog's ``snr``) or ``local`` (the candidate's own neighbourhood,
-    :func:`local_snr`).  Also selects the S/N of the error-scale bins."""
+    :func:`local_snr`)."""
+    err_snr_kind: str = ""
+    """Which S/N the error-scale bins (:attr:`err_scales`) are of, with :attr:`err_snr_edges`;
+    empty: those of the confidence maps (:attr:`snr_kind`, :attr:`snr_edges`)."""
+    err_snr_edges: list[float] = field(default_factory=list)
+    """S/N bin edges of the error scales where :attr:`err_snr_kind` is set."""
     conf_maps: list[list[list[float]]] = field(default_factory=list)
     """``[[x knots], [y knots]]`` per S/N bin (``len(snr_edges) + 1`` bins)."""
     cell_maps: dict[str, list[list[float]]] = field(default_factory=dict)
@@ -164,10 +169,16 @@ class StageCalibration:
                     out[sel] = np.interp(p[sel], *knots)
         return out
 
+    @property
+    def error_snr_kind(self) -> str:
+        """The S/N the error scales are binned by (``sightline`` or ``local``)."""
+        return self.err_snr_kind or self.snr_kind
+
     def error_scales(self, snr: float | None, log_nhi: float) -> tuple[float, float]:
         """Scales ``(z, log N_HI)`` of the network's errors for a candidate measured at ``log_nhi``
-        at S/N ``snr`` (of :attr:`snr_kind`)."""
-        b = int(np.searchsorted(self.snr_edges, snr, side="right")) if snr is not None and np.isfinite(snr) else -1
+        at S/N ``snr`` (of :attr:`error_snr_kind`)."""
+        edges = self.err_snr_edges if self.err_snr_kind else self.snr_edges
+        b = int(np.searchsorted(edges, snr, side="right")) if snr is not None and np.isfinite(snr) else -1
         z_s, n_s = self.err_scales.get(f"{b}:{measured_kind(log_nhi)}", (self.z_err_scale, self.nhi_err_scale))
         return float(z_s), float(n_s)
 
@@ -176,6 +187,11 @@ def measured_kind(log_nhi):
     """``"dla"`` where the measured column reaches the DLA threshold, else ``"sub"`` (element-wise)."""
     kind = np.where(np.asarray(log_nhi) >= DLA_MIN_LOG_NHI, "dla", "sub")
     return str(kind) if kind.ndim == 0 else kind
+
+
+def _snr_of(kind: str, view: ExtendedView, centres: np.ndarray) -> float | np.ndarray:
+    """The S/N of ``kind`` of candidates at ``centres``: their sightline's, or each one's local S/N."""
+    return local_snr(view, centres) if kind == "local" else view.snr
 
 
 LOCAL_SNR_PX = (20, 150)
@@ -359,11 +375,8 @@ class AbsorberStage:
                          log_nhi: np.ndarray) -> np.ndarray:
         """Calibrated confidence of candidates of one sightline at ``centres`` (window px)."""
         rest = 10.0 ** ((view.window_start + centres) * grid.DLOGLAM) / (1.0 + view.z_qso)
-        return self.calibration.confidence(p_real, self._snr(view, centres), calibration_cells(rest, log_nhi))
-
-    def _snr(self, view: ExtendedView, centres: np.ndarray) -> float | np.ndarray:
-        """The S/N the calibration is binned by: the sightline's, or each candidate's local one."""
-        return local_snr(view, centres) if self.calibration.snr_kind == "local" else view.snr
+        cal = self.calibration
+        return cal.confidence(p_real, _snr_of(cal.snr_kind, view, centres), calibration_cells(rest, log_nhi))
 
     def _average_shifted(self, views, curves, owner: np.ndarray, centres: np.ndarray, pred: dict) -> None:
         """Replace the offset and log N_HI of plausible candidates by inverse-variance means over
@@ -408,7 +421,7 @@ class AbsorberStage:
             if all(abs(centres[k] - centres[j]) >= cfg.merge_px for j in taken):
                 taken.append(int(k))
         dets = []
-        snr = np.broadcast_to(self._snr(view, centres), centres.shape)
+        snr = np.broadcast_to(_snr_of(cal.error_snr_kind, view, centres), centres.shape)
         for k in taken:
             ln = float(pred["log_nhi"][k])
             z_scale, n_scale = cal.error_scales(float(snr[k]), ln)

@@ -204,8 +204,11 @@ def calibrate_absorber(
     cells: bool = typer.Option(True, "--cells/--no-cells",
                                help="Also fit maps per region and measured type within each S/N bin."),
     snr_bins: str = typer.Option("sightline", "--snr-bins",
-                                 help="Bin maps and error scales by the sightline's S/N or each candidate's local S/N "
+                                 help="Bin the confidence maps by the sightline's S/N or each candidate's local S/N "
                                       "(sightline, local)."),
+    err_snr_bins: str = typer.Option("", "--err-snr-bins",
+                                     help="Bin the error scales by this S/N instead (sightline, local; "
+                                          "default: as --snr-bins)."),
 ) -> None:
     """Refit a two-stage finder's confidence maps and error scales on fresh simulated skies."""
     from dla_cnn.backend import import_keras
@@ -216,15 +219,16 @@ def calibrate_absorber(
     from dla_cnn.model import load_model, write_card
 
     try:
-        if snr_bins not in ("sightline", "local"):
-            raise ConfigError(f"--snr-bins must be sightline or local, not {snr_bins!r}")
+        for name, value in (("--snr-bins", snr_bins), ("--err-snr-bins", err_snr_bins or snr_bins)):
+            if value not in ("sightline", "local"):
+                raise ConfigError(f"{name} must be sightline or local, not {value!r}")
         stage1, card = load_model(model_path)
         stage = load_stage(model_path, card)
         if stage is None:
             raise ConfigError(f"{model_path}: a one-stage model (calibrate it with dla-cnn calibrate)")
         with _rate_progress("calibration", n_sightlines) as step:
             cal, summary = calibrate_finder(stage, stage1, n_sightlines, seed, workers, cells, progress=step,
-                                            snr_kind=snr_bins)
+                                            snr_kind=snr_bins, err_snr_kind=err_snr_bins or None)
     except DlaCnnError as err:
         _fail(err)
     card["stage2"]["calibration"] = cal.to_dict()
