@@ -12,6 +12,11 @@ rule of ``dla-cnn vet``).  From the matches:
   fit's where it measured log N_HI) so 68.3% of the matched truths lie within 1 sigma; the
   network's get one pair per S/N bin and measured type (DLA or sub-DLA) where there are
   :data:`MIN_PER_SCALE` matches, so the coverage holds in each.
+
+Either may be binned by the sightline's S/N or by each candidate's local S/N
+(:func:`~dla_cnn.absorber.stage.local_snr`, :data:`SNR_EDGES`).  The packaged finder bins its
+maps by the sightline's S/N and its error scales by the local S/N, which follows the blue-end
+noise of the sky a candidate sits in.
 """
 
 from __future__ import annotations
