@@ -217,17 +217,16 @@ def local_snr(view: ExtendedView, centres: np.ndarray) -> np.ndarray:
         S/N (measured redward of Ly-alpha), it follows the blue-end noise rise of BOSS and
         the forest's absorption at the candidate: the S/N the candidate was found at.
     """
-    flux, weight = view.channels[:, 0].astype(float), view.channels[:, 1].astype(float)
-    valid = weight > 0
-    snr_px = np.where(valid, flux * weight / np.where(valid, 1.0 - weight, 1.0).clip(1e-6), 0.0)  # flux / sigma
     inner, outer = LOCAL_SNR_PX
-    out = np.zeros(np.size(centres))
-    for k, c in enumerate(np.atleast_1d(centres)):
-        c = int(np.rint(c)) + EXT_BLUE
-        idx = np.r_[max(c - outer, 0): max(c - inner + 1, 0), min(c + inner, len(valid)): min(c + outer + 1, len(valid))]
-        good = idx[valid[idx]]
-        if good.size >= 10:
-            out[k] = float(np.median(snr_px[good]))
+    n = view.channels.shape[0]
+    centres = np.rint(np.atleast_1d(centres)).astype(np.int64) + EXT_BLUE
+    out = np.zeros(centres.size)
+    for k, c in enumerate(centres):
+        ch = np.concatenate([view.channels[max(c - outer, 0): min(max(c - inner + 1, 0), n)],
+                             view.channels[min(max(c + inner, 0), n): min(c + outer + 1, n)]]).astype(float)
+        w = ch[ch[:, 1] > 0]
+        if len(w) >= 10:
+            out[k] = float(np.median(w[:, 0] * w[:, 1] / np.maximum(1.0 - w[:, 1], 1e-6)))  # flux / sigma
     return out
 
 
@@ -421,7 +420,8 @@ class AbsorberStage:
             if all(abs(centres[k] - centres[j]) >= cfg.merge_px for j in taken):
                 taken.append(int(k))
         dets = []
-        snr = np.broadcast_to(_snr_of(cal.error_snr_kind, view, centres), centres.shape)
+        snr = np.zeros(centres.shape)  # the S/N of the error scales, of the candidates kept
+        snr[taken] = _snr_of(cal.error_snr_kind, view, centres[taken]) if taken else 0.0
         for k in taken:
             ln = float(pred["log_nhi"][k])
             z_scale, n_scale = cal.error_scales(float(snr[k]), ln)
