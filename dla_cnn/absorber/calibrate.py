@@ -104,6 +104,9 @@ SNR_EDGES = {"sightline": (3.0, 10.0), "local": (1.0, 2.0, 4.0)}
 (:attr:`~dla_cnn.absorber.stage.StageCalibration.snr_kind`).  A candidate's local S/N is
 ~0.35-0.5 of its sightline's (the forest absorbs, BOSS's noise rises to the blue)."""
 
+_ROW_SNR = {"sightline": "snr", "local": "snr_local"}
+"""The :func:`run_on_simulated` row entry holding each kind of S/N."""
+
 MIN_PER_BIN = 200
 """Candidates needed in every S/N bin for per-bin confidence maps (else one map for all)."""
 
@@ -152,7 +155,7 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
         if kind not in SNR_EDGES:
             raise ValueError(f"unknown S/N kind {kind!r} (choose from {', '.join(SNR_EDGES)})")
     snr_edges = SNR_EDGES[snr_kind] if snr_edges is None else snr_edges
-    key = "snr_local" if snr_kind == "local" else "snr"
+    key = _ROW_SNR[snr_kind]
     kx, ky = confidence_map(p, real)
     cal = StageCalibration(conf_x=kx, conf_y=ky, snr_kind=snr_kind, fitted=True)
     snr = np.array([r[key] for r in det])
@@ -173,7 +176,7 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
     err_edges, err_key = cal.snr_edges, key
     if err_snr_kind and err_snr_kind != snr_kind:
         cal.err_snr_kind, cal.err_snr_edges = err_snr_kind, [float(e) for e in SNR_EDGES[err_snr_kind]]
-        err_edges, err_key = cal.err_snr_edges, "snr_local" if err_snr_kind == "local" else "snr"
+        err_edges, err_key = cal.err_snr_edges, _ROW_SNR[err_snr_kind]
     _fit_err_scales(cal, m, dz, z_err, dn, n_err, fitted, err_key, err_edges)
     summary = {"n_candidates": len(det), "n_matched": len(m), "n_missed": len(rows) - len(det),
                "snr_kind": snr_kind, "snr_edges": cal.snr_edges, "err_snr_kind": cal.error_snr_kind,

@@ -214,14 +214,14 @@ def calibrate_absorber(
     from dla_cnn.backend import import_keras
 
     import_keras()
-    from dla_cnn.absorber.calibrate import calibrate_finder
+    from dla_cnn.absorber.calibrate import SNR_EDGES, calibrate_finder
     from dla_cnn.absorber.load import load_stage
     from dla_cnn.model import load_model, write_card
 
     try:
         for name, value in (("--snr-bins", snr_bins), ("--err-snr-bins", err_snr_bins or snr_bins)):
-            if value not in ("sightline", "local"):
-                raise ConfigError(f"{name} must be sightline or local, not {value!r}")
+            if value not in SNR_EDGES:  # checked before the long simulation
+                raise ConfigError(f"{name} must be one of {', '.join(SNR_EDGES)}, not {value!r}")
         stage1, card = load_model(model_path)
         stage = load_stage(model_path, card)
         if stage is None:

@@ -54,10 +54,8 @@ core are evaluated as Gaussians (see the module docstring)."""
 _DU = 1.0 / 128.0
 _SQRT_PI = float(np.sqrt(np.pi))
 _LN10 = float(np.log(10.0))
-_GAUSS_BUCKETS = (6, 8, 11)
-"""Half-widths (samples) of the stencil groups of Gaussian lines; wider lines get their own."""
-_DENSE_FRACTION = 0.3
-"""Wing windows longer than this share of the grid are evaluated on the whole grid."""
+_WING_SERIES = (1.0 / _SQRT_PI, 1.5 / _SQRT_PI, 3.75 / _SQRT_PI, 13.125 / _SQRT_PI)
+"""Coefficients of ``r, r^2, r^3, r^4`` (``r = 1 / u^2``) in the asymptotic Lorentzian wing."""
 
 
 def _compiled(**options):
@@ -136,9 +134,9 @@ def voigt_h_small_a(a: np.ndarray | float, u: np.ndarray) -> np.ndarray:
 def _wing_shape(r: np.ndarray) -> np.ndarray:
     """``r (1 + 3/2 r + 15/4 r^2 + 105/8 r^3) / sqrt(pi)`` with ``r = 1 / u^2`` (in r's dtype)."""
     c = r.dtype.type
-    out = r * c(13.125 / _SQRT_PI)
-    for coef in (3.75, 1.5, 1.0):
-        out += c(coef / _SQRT_PI)
+    out = r * c(_WING_SERIES[3])
+    for coef in _WING_SERIES[2::-1]:
+        out += c(coef)
         out *= r
     return out
 
@@ -312,7 +310,7 @@ def _add_wing(tau: np.ndarray, eps: float, pos: float, tau0_a: float, b: float, 
     k1 = int(min(max(np.ceil(pos + red) + 1.0, 0.0), n))
     centre = np.exp(eps * pos)  # lambda_c / lambda_0
     u2_min = U_CORE * U_CORE
-    c0, c1, c2, c3 = 1.0 / _SQRT_PI, 1.5 / _SQRT_PI, 3.75 / _SQRT_PI, 13.125 / _SQRT_PI
+    c0, c1, c2, c3 = _WING_SERIES
     out, ratio = tau[k0:k1], inv_lam[k0:k1]  # (views and a plain conditional: the loop vectorises)
     for k in range(out.size):
         u = (centre * ratio[k] - 1.0) * inv_du
