@@ -116,6 +116,32 @@ def test_model_shapes_and_a_short_fit_lowers_the_loss():
     assert np.mean((out["p_real"] > 0.5) == (real == 1)) > 0.9
 
 
+def test_a_wider_model_starts_from_the_towers_of_a_smaller_one():
+    from dla_cnn.absorber.model import ABSORBER_PRESETS
+    from dla_cnn.absorber.train import transfer_weights
+
+    small = build_absorber_model(ABSORBER_PRESETS["absorber-small"])
+    wide = build_absorber_model(ABSORBER_PRESETS["absorber-small-wide"])
+    rng = np.random.default_rng(0)
+    small.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in small.get_weights()])
+    copied = transfer_weights(small, wide)
+    # every tower, batch normalisation and the scalars' layer come over; the wider shared layer
+    # and the heads behind it (other input widths) keep their initialisation
+    assert {"lya_conv0a", "lya_bn4", "lyb_conv2b", "ll_conv1a", "scalars_dense"} <= set(copied)
+    assert not {"shared", "real_hidden", "nhi_hidden"} & set(copied)
+    for name in copied:
+        for a, b in zip(small.get_layer(name).get_weights(), wide.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    import keras
+
+    x = [rng.normal(size=(2, *s)).astype(np.float32) for s in ((512, 5), (128, 2), (128, 2), (6,))]
+    f_small, f_wide = (keras.Model(m.inputs, m.get_layer("features").output)(x) for m in (small, wide))
+    np.testing.assert_allclose(np.asarray(f_small), np.asarray(f_wide), rtol=1e-5, atol=1e-5)
+    # the same architecture copies everything
+    twin = build_absorber_model(ABSORBER_PRESETS["absorber-small"])
+    assert len(transfer_weights(small, twin)) == sum(1 for layer in twin.layers if layer.weights)
+
+
 def test_several_crop_sets_load_as_their_concatenation(tmp_path):
     from dla_cnn.absorber.train import load_crop_set
 

@@ -142,8 +142,17 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
         assert f["lya"].shape[1:] == (512, 5) and len(f["labels"]) > 24 and 0 < f["labels"][:, 0].mean() < 1
     out = tmp_path / "finder.keras"
     res = _run("train-absorber", tmp_path / "train.npz", "--val", tmp_path / "val.npz", "--out", out, "--epochs", 1,
-               "--calibration-sightlines", 24, "--min-confidence", 0.4)
+               "--calibration-sightlines", 24, "--min-confidence", 0.4, "--preset", "absorber-small")
     assert res.exit_code == 0, res.output
+    # a wider head can start from that model's towers; the card says which layers came over
+    wide = tmp_path / "wide.keras"
+    res = _run("train-absorber", tmp_path / "train.npz", "--val", tmp_path / "val.npz", "--out", wide, "--epochs", 1,
+               "--calibration-sightlines", 24, "--preset", "absorber-small-wide",
+               "--init-from", tmp_path / "finder_absorber.keras")
+    assert res.exit_code == 0, res.output
+    assert "started 38 of 43 layers" in res.output
+    layers = json.loads((tmp_path / "wide.card.json").read_text())["stage2"]["training"]["init_layers"]
+    assert "lya_conv4b" in layers and "shared" not in layers
     card = json.loads((tmp_path / "finder.card.json").read_text())
     assert card["stage2"]["file"] == "finder_absorber.keras" and card["stage2"]["stage_config"]["min_confidence"] == 0.4
     assert card["stage2"]["calibration"]["fitted"] and card["stage2"]["training"]["n_train"] > 24

@@ -62,8 +62,12 @@ ABSORBER_PRESETS: dict[str, AbsorberConfig] = {
     "absorber": AbsorberConfig(),
     "absorber-small": AbsorberConfig(name="absorber_small", lya_filters=(16, 24, 32, 48, 48), side_filters=(8, 16, 16),
                                      dense=96, dropout=0.2),
+    "absorber-small-wide": AbsorberConfig(name="absorber_small_wide", lya_filters=(16, 24, 32, 48, 48),
+                                          side_filters=(8, 16, 16), dense=256, dropout=0.1),
 }
-"""Named architectures: the default, and one with ~4x fewer multiply-adds per crop."""
+"""Named architectures: the default; one with ~4x fewer multiply-adds per crop; and that one's
+towers under a wider shared layer with less dropout (the same multiply-adds to within ~5%; its
+towers can start from an ``absorber-small`` model, :func:`dla_cnn.absorber.train.transfer_weights`)."""
 
 
 def _tower(x, filters: tuple[int, ...], kernel: int, prefix: str, l2: float):

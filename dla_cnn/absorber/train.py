@@ -20,6 +20,7 @@ import_keras()  # before keras itself: keeps TensorFlow's C++ start-up lines qui
 import keras  # noqa: E402
 import numpy as np
 
+from dla_cnn.exceptions import ConfigError
 from dla_cnn.model.runstate import set_random_seed
 from dla_cnn.absorber.model import INPUT_NAMES, AbsorberConfig, AbsorberLoss, build_absorber_model
 
@@ -89,6 +90,34 @@ class CropBatches(keras.utils.PyDataset):
         self.order = self._order()
 
 
+def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copy the weights of ``source``'s layers into ``target``'s layers of the same name and shapes.
+
+    Parameters
+    ----------
+    source, target : keras.Model
+        Built models; ``target`` may have another architecture (e.g. a wider shared layer).
+
+    Returns
+    -------
+    list of str
+        Names of the layers copied (layers without weights are not listed).  Layers of
+        ``target`` that ``source`` lacks, or whose weight shapes differ, keep their
+        initialisation.
+    """
+    by_name = {layer.name: layer for layer in source.layers}
+    copied = []
+    for layer in target.layers:
+        src = by_name.get(layer.name)
+        if src is None or not layer.weights:
+            continue
+        w = src.get_weights()
+        if len(w) == len(layer.weights) and all(a.shape == tuple(b.shape) for a, b in zip(w, layer.weights)):
+            layer.set_weights(w)
+            copied.append(layer.name)
+    return copied
+
+
 @dataclass(frozen=True)
 class AbsorberTrainConfig:
     """Optimisation settings of the absorber-level model."""
@@ -125,13 +154,16 @@ def train_absorber_model(train_set: str | Path | list, val_set: str | Path, out:
     verbose : int
         Keras verbosity.
     init_weights : path, optional
-        Start from these weights (a fine-tune) instead of a random initialisation; a
-        ``.keras`` file or a ``.weights.h5`` file of the same architecture.
+        Start from these weights (a fine-tune) instead of a random initialisation: a
+        ``.weights.h5`` file of the same architecture, or a ``.keras`` model, whose layers
+        are copied where name and shapes match (:func:`transfer_weights`; all of them for
+        the same architecture).
 
     Returns
     -------
     dict
-        ``model`` (best weights loaded), ``seconds``, ``n_train``, ``n_val``, ``epochs``, ``log``.
+        ``model`` (best weights loaded), ``seconds``, ``n_train``, ``n_val``, ``epochs``, ``log``,
+        ``transferred`` (layers copied from a ``.keras`` ``init_weights``; else empty).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,11 +174,13 @@ def train_absorber_model(train_set: str | Path | list, val_set: str | Path, out:
     x_tr, y_tr = load_crop_set(train_set)
     x_va, y_va = load_crop_set(val_set)
     model = build_absorber_model(model_cfg)
+    transferred: list[str] = []
     if init_weights is not None:
         init_weights = Path(init_weights)
         if init_weights.suffix == ".keras":
-            source = load_saved_model(init_weights)
-            model.set_weights(source.get_weights())
+            transferred = transfer_weights(load_saved_model(init_weights), model)
+            if not transferred:
+                raise ConfigError(f"{init_weights}: no layer matches the {model_cfg.name} architecture")
         else:
             model.load_weights(init_weights)
     steps = len(y_tr) // cfg.batch_size
@@ -174,4 +208,4 @@ def train_absorber_model(train_set: str | Path | list, val_set: str | Path, out:
     if best.exists():
         model.load_weights(best)
     return {"model": model, "seconds": time.time() - t0, "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
-            "epochs": cfg.epochs, "log": str(log)}
+            "epochs": cfg.epochs, "log": str(log), "transferred": transferred}

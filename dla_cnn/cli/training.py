@@ -145,7 +145,7 @@ def train_absorber(
     min_confidence: float = typer.Option(0.5, "--min-confidence", help="Default catalog threshold stored in the card."),
     init_from: Optional[Path] = typer.Option(None, "--init-from",
                                              help="Start from a two-stage finder's absorber-level model (NAME_absorber.keras)."),
-    preset: str = typer.Option("absorber", "--preset", help="Architecture: absorber (default) or absorber-small."),
+    preset: str = typer.Option("absorber", "--preset", help="Architecture: absorber (default), absorber-small or absorber-small-wide."),
 ) -> None:
     """Train the absorber-level model, calibrate it on fresh simulated skies and write the two-stage finder."""
     from dla_cnn.backend import import_keras, preload_tensorflow
@@ -177,12 +177,16 @@ def train_absorber(
                                    AbsorberTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
                                    model_cfg=ABSORBER_PRESETS[preset], verbose=1 if console.is_terminal else 2,
                                    init_weights=init_from)
+        if res["transferred"]:
+            n_layers = sum(1 for layer in res["model"].layers if layer.weights)
+            console.print(f"started {len(res['transferred'])} of {n_layers} layers from {init_from}", highlight=False)
         stage_cfg = StageConfig(min_confidence=min_confidence)
         with _rate_progress("calibration", calibration_sightlines) as step:
             cal, summary = calibrate_finder(AbsorberStage(res["model"], cfg=stage_cfg), stage1, calibration_sightlines,
                                             seed=7300 + seed, progress=step)
         info = {"training": {"train_crops": [str(p) for p in train_crops], "val_crops": str(val_crops),
-                             "init_from": str(init_from) if init_from else None, "epochs": epochs,
+                             "init_from": str(init_from) if init_from else None,
+                             "init_layers": res["transferred"], "epochs": epochs,
                              "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
                              "seconds_this_invocation": round(res["seconds"], 1), "backend": keras.backend.backend(),
                              "command": _command_line()},
