@@ -174,7 +174,7 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
     if fitted.sum() >= 10:
         cal.fit_nhi_err_scale = _coverage_scale(dn[fitted], n_err[fitted], cal.nhi_err_floor)
     err_edges, err_key = cal.snr_edges, key
-    if err_snr_kind and err_snr_kind != snr_kind:
+    if err_snr_kind and err_snr_kind != snr_kind:  # error scales binned by another S/N than the maps
         cal.err_snr_kind, cal.err_snr_edges = err_snr_kind, [float(e) for e in SNR_EDGES[err_snr_kind]]
         err_edges, err_key = cal.err_snr_edges, _ROW_SNR[err_snr_kind]
     _fit_err_scales(cal, m, dz, z_err, dn, n_err, fitted, err_key, err_edges)
@@ -187,12 +187,12 @@ def fit_stage_calibration(rows: list[dict], snr_edges: tuple[float, ...] | None 
 
 
 def _fit_err_scales(cal: StageCalibration, m: list[dict], dz: np.ndarray, z_err: np.ndarray, dn: np.ndarray,
-                    n_err: np.ndarray, fitted: np.ndarray, key: str, edges: list[float]) -> None:
-    """Error scales per S/N bin (``edges`` of the rows' ``key``) and measured type where there
+                    n_err: np.ndarray, fitted: np.ndarray, snr_key: str, edges: list[float]) -> None:
+    """Error scales per S/N bin (``edges`` of the rows' ``snr_key``) and measured type where there
     are :data:`MIN_PER_SCALE` matches (the profile-fitted columns keep their own scale)."""
     if not m:
         return
-    bins = np.searchsorted(np.asarray(edges), np.array([r[key] for r in m]), side="right")
+    bins = np.searchsorted(np.asarray(edges), np.array([r[snr_key] for r in m]), side="right")
     keys = np.char.add(np.char.add(bins.astype(str), ":"), measured_kind(np.array([r["log_nhi"] for r in m])))
     for key in np.unique(keys):
         sel = keys == key
