@@ -55,6 +55,21 @@ def test_extended_view_matches_the_window_normalisation():
     assert view.channels[:EXT_BLUE, 1].max() > 0 or view.window_start - EXT_BLUE < grid.loglam_to_index(np.log10(3600))
 
 
+def test_crowded_sightlines_carry_many_dlas_and_leave_earlier_recipes_unchanged():
+    from dataclasses import replace
+
+    cfg = CropSetConfig(n_sightlines=1, seed=4)
+    crowded = replace(cfg, p_crowded=1.0, crowded_dla_rate=(6.0, 6.0))
+    n_dla = [int((simulate_view(np.random.default_rng(k), crowded).truth[:, 1] >= 20.3).sum()) for k in range(6)]
+    # Poisson mean 6 x the path (dz ~ 0.3-1.3): far above the injection recipe's at most 3
+    assert np.mean(n_dla) > 2.5 and max(n_dla) >= 4
+    # p_crowded = 0 draws no random number for it: the same sightline as the default recipe
+    a = simulate_view(np.random.default_rng(11), cfg)
+    b = simulate_view(np.random.default_rng(11), replace(cfg, crowded_dla_rate=(9.0, 9.0)))
+    np.testing.assert_array_equal(a.window, b.window)
+    np.testing.assert_array_equal(a.truth, b.truth)
+
+
 def test_labels_real_within_30_px_with_offset_and_dla_flag():
     truth = np.array([[500.0, 21.0], [900.0, 19.5], [1200.0, 18.0]])
     y = label_candidates(np.array([505.0, 531.0, 880.0, 1200.0]), truth)

@@ -135,11 +135,17 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
 
     from dla_cnn.scan.pipeline import Scanner
 
-    for name, seed in (("train", 1), ("val", 2)):
-        res = _run("build-crops", "-n", 24, "--seed", seed, "--workers", 1, "--out", tmp_path / f"{name}.npz")
+    for name, seed, crowded in (("train", 1, 0.5), ("val", 2, 0.0)):
+        res = _run("build-crops", "-n", 24, "--seed", seed, "--workers", 1, "--p-crowded", crowded,
+                   "--out", tmp_path / f"{name}.npz")
         assert res.exit_code == 0, res.output
     with np.load(tmp_path / "train.npz") as f:
         assert f["lya"].shape[1:] == (512, 5) and len(f["labels"]) > 24 and 0 < f["labels"][:, 0].mean() < 1
+        recipe = json.loads(str(f["recipe"]))
+        assert recipe["p_crowded"] == 0.5 and recipe["seed"] == 1 and recipe["sky"] == "train"
+    res = _run("build-crops", "-n", 4, "--p-crowded", 1.5, "--out", tmp_path / "bad.npz")
+    assert res.exit_code == 1 and "--p-crowded must lie in [0, 1], got 1.5" in res.output
+    assert not (tmp_path / "bad.npz").exists()
     out = tmp_path / "finder.keras"
     res = _run("train-absorber", tmp_path / "train.npz", "--val", tmp_path / "val.npz", "--out", out, "--epochs", 1,
                "--calibration-sightlines", 24, "--min-confidence", 0.4, "--preset", "absorber-small")

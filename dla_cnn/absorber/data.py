@@ -18,9 +18,10 @@ gives the same crops whatever the number of workers.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,12 @@ class CropSetConfig:
     p_natural: float = 0.4
     """Share of sightlines with absorbers at their natural rate instead of the injection recipe."""
     natural_dla_rate: float = 0.25
+    p_crowded: float = 0.0
+    """Share of *crowded* sightlines: DLAs at ``crowded_dla_rate`` per unit z (drawn per
+    sightline, log-uniform), placed at random with no minimum separation, so that four or
+    more DLAs, overlapping wings and DLAs at each other's Ly-beta occur (0: none, and no
+    random number is drawn for it, so earlier recipes give the same crops)."""
+    crowded_dla_rate: tuple[float, float] = (1.0, 3.0)
     jitter_px: float = 8.0
     n_jitter: int = 2
     n_random: int = 2
@@ -79,7 +86,11 @@ def simulate_view(rng: np.random.Generator, cfg: CropSetConfig) -> SimulatedView
     npix = grid.loglam_to_index(np.log10(grid.NORM_REST[1] * (1 + zq))) - s0 + 2
     host = simulate_host(rng, zq, sim, start_index=s0, npix=npix)
     z_min, z_max = grid.search_z_range(zq, sim.lambda_range[0])
-    if rng.random() < cfg.p_natural:
+    if cfg.p_crowded > 0 and rng.random() < cfg.p_crowded:
+        lo, hi = np.log(cfg.crowded_dla_rate)
+        n = rng.poisson(np.exp(rng.uniform(lo, hi)) * max(z_max - z_min, 0.0))
+        z, log_n, b = rng.uniform(z_min, z_max, n), draw_dla_log_nhi(rng, n), rng.uniform(20, 40, n)
+    elif rng.random() < cfg.p_natural:
         n = rng.poisson(cfg.natural_dla_rate * max(z_max - z_min, 0.0))
         z, log_n, b = rng.uniform(z_min, z_max, n), draw_dla_log_nhi(rng, n), rng.uniform(20, 40, n)
     else:
@@ -198,6 +209,7 @@ def build_crop_set(cfg: CropSetConfig, stage1, out: str | Path, workers: int = 1
     out = Path(out)
     with atomic_path(out, ".npz") as tmp:
         np.savez(tmp, lya=crops["lya"].astype(np.float16), lyb=crops["lyb"].astype(np.float16),
-                 ll=crops["ll"].astype(np.float16), scalars=crops["scalars"], labels=np.concatenate(labels))
+                 ll=crops["ll"].astype(np.float16), scalars=crops["scalars"], labels=np.concatenate(labels),
+                 recipe=np.array(json.dumps(asdict(cfg))))
     return out
 

@@ -113,6 +113,8 @@ def build_crops(
     sky: str = typer.Option("train", "--sky", help="Sky preset: train (randomised per sightline), fixed or heldout."),
     model: Optional[Path] = typer.Option(None, "--model", help="Per-pixel model proposing candidates (default: packaged)."),
     workers: int = typer.Option(2, "--workers", "-j", help="Simulation processes."),
+    p_crowded: float = typer.Option(0.0, "--p-crowded", help="Share of crowded sightlines (DLAs at 1-3 per unit z, "
+                                    "no minimum separation)."),
 ) -> None:
     """Simulate sightlines, run the per-pixel model and cut labelled candidate crops for the absorber stage."""
     from dla_cnn.absorber.data import CropSetConfig, build_crop_set
@@ -121,7 +123,9 @@ def build_crops(
 
     try:
         stage1, _ = load_model(resolve_model(model))
-        cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, sky=sky)
+        if not 0.0 <= p_crowded <= 1.0:
+            raise ConfigError(f"--p-crowded must lie in [0, 1], got {p_crowded}")
+        cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, sky=sky, p_crowded=p_crowded)
         with _rate_progress("build-crops", n_sightlines) as step:
             path = build_crop_set(cfg, stage1, out_path, workers=workers, progress=step)
         out.print(f"wrote {path} ({n_sightlines} sightlines, {path.stat().st_size / 1e6:.0f} MB)")
