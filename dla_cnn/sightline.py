@@ -22,6 +22,7 @@ import numpy as np
 from dla_cnn import grid
 from dla_cnn.contract import FLUX_CLIP
 from dla_cnn.exceptions import InvalidSpectrumError, NotSearchableError
+from dla_cnn.median import median_1d
 
 MIN_GOOD_WINDOW_PIXELS = 200
 """A sightline needs at least this many good pixels in its searched path."""
@@ -210,12 +211,12 @@ class Sightline:
         sl = self._rest_slice(*grid.NORM_REST)
         sel = good[sl]
         if sel.sum() >= 20:
-            norm = float(np.median(self.flux[sl][sel]))
+            norm = median_1d(self.flux[sl][sel])
         else:  # robust fallback: the red side of Ly-alpha (1270-1700 A), else all good pixels
             sl = self._rest_slice(1270.0, 1700.0)
             sel = good[sl]
             vals = self.flux[sl][sel] if sel.sum() >= 20 else self.flux[good]
-            norm = float(np.median(vals))
+            norm = median_1d(vals)
         if not np.isfinite(norm) or norm <= 0:
             raise InvalidSpectrumError(self.source, f"non-positive continuum level ({norm:.3g}) red of Ly-alpha; "
                                                     "cannot normalise")
@@ -228,7 +229,7 @@ class Sightline:
             sl = self._rest_slice(lo, hi)
             sel = good[sl]
             if sel.sum() >= 20:
-                return float(np.median(self.flux[sl][sel] * np.sqrt(self.ivar[sl][sel])))
+                return median_1d(self.flux[sl][sel] * np.sqrt(self.ivar[sl][sel]))
         return 0.0
 
     def normalised(self, start: int, npix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

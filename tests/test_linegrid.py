@@ -110,3 +110,12 @@ def test_kernels_compile_in_memory_where_no_cache_directory_is_writable(monkeypa
         return 2.0 * x
 
     assert lg._compiled()(twice)(1.5) == 3.0
+
+
+def test_the_cached_inverse_wavelength_table_equals_its_direct_computation():
+    from dla_cnn.physics.linegrid import _inv_lambda
+
+    eps = np.log(10.0) * 2e-5
+    for n in (1, 4095, 4096, 4097, 12345):
+        np.testing.assert_array_equal(_inv_lambda(eps, n), np.exp(-eps * np.arange(n)))
+    assert _inv_lambda(eps, 5000).base is _inv_lambda(eps, 6000).base  # one table serves both

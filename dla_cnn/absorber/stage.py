@@ -41,6 +41,7 @@ import numpy as np
 from dla_cnn import grid
 from dla_cnn.absorber.crops import EXT_BLUE, ExtendedView, concat_crops, cut_crops, stage1_channels, z_to_window_px
 from dla_cnn.absorber.outputs import decode_absorber_outputs
+from dla_cnn.median import median_1d
 from dla_cnn.scan.detect import (
     DLA_MIN_LOG_NHI, DetectConfig, Detection, detections_from_votes, mark_lyb, vote_histogram, vote_mass,
 )
@@ -226,7 +227,7 @@ def local_snr(view: ExtendedView, centres: np.ndarray) -> np.ndarray:
                              view.channels[min(max(c + inner, 0), n): min(c + outer + 1, n)]]).astype(float)
         w = ch[ch[:, 1] > 0]
         if len(w) >= 10:
-            out[k] = float(np.median(w[:, 0] * w[:, 1] / np.maximum(1.0 - w[:, 1], 1e-6)))  # flux / sigma
+            out[k] = median_1d(w[:, 0] * w[:, 1] / np.maximum(1.0 - w[:, 1], 1e-6))  # flux / sigma
     return out
 
 

@@ -36,6 +36,8 @@ Against the exact sum of full-grid Voigt profiles, the transmission of a simulat
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 from scipy.special import dawsn
@@ -214,8 +216,20 @@ def lines_tau(
         return tau
     pos, tau0, a, b = (np.concatenate(x) for x in zip(*parts)) if len(parts) > 1 else parts[0]
     eps = _LN10 * step  # ln(lambda) per sample
-    _sum_lines(tau, eps, pos, tau0, a, b, float(tol), _H1, _H1_SLOPE, np.exp(-eps * np.arange(n)))
+    _sum_lines(tau, eps, pos, tau0, a, b, float(tol), _H1, _H1_SLOPE, _inv_lambda(eps, n))
     return tau
+
+
+def _inv_lambda(eps: float, n: int) -> np.ndarray:
+    """``exp(-eps k)`` for ``k < n`` (``lambda_0 / lambda_k`` on the grid): a slice of a cached
+    table at least 4096 long, the next power of two above ``n`` (each value depends on ``k``
+    only, so the slice equals ``np.exp(-eps * np.arange(n))``); do not write to it."""
+    return _inv_lambda_table(float(eps), 1 << max(int(n - 1).bit_length(), 12))[:n]
+
+
+@lru_cache(maxsize=8)
+def _inv_lambda_table(eps: float, size: int) -> np.ndarray:
+    return np.exp(-eps * np.arange(size))
 
 
 @_compiled()
