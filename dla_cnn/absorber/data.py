@@ -86,12 +86,13 @@ def simulate_view(rng: np.random.Generator, cfg: CropSetConfig) -> SimulatedView
     npix = grid.loglam_to_index(np.log10(grid.NORM_REST[1] * (1 + zq))) - s0 + 2
     host = simulate_host(rng, zq, sim, start_index=s0, npix=npix)
     z_min, z_max = grid.search_z_range(zq, sim.lambda_range[0])
+    dla_rate = None  # per unit z, for DLAs at random redshifts (crowded or natural sightlines)
     if cfg.p_crowded > 0 and rng.random() < cfg.p_crowded:
-        lo, hi = np.log(cfg.crowded_dla_rate)
-        n = rng.poisson(np.exp(rng.uniform(lo, hi)) * max(z_max - z_min, 0.0))
-        z, log_n, b = rng.uniform(z_min, z_max, n), draw_dla_log_nhi(rng, n), rng.uniform(20, 40, n)
+        dla_rate = np.exp(rng.uniform(*np.log(cfg.crowded_dla_rate)))
     elif rng.random() < cfg.p_natural:
-        n = rng.poisson(cfg.natural_dla_rate * max(z_max - z_min, 0.0))
+        dla_rate = cfg.natural_dla_rate
+    if dla_rate is not None:
+        n = rng.poisson(dla_rate * max(z_max - z_min, 0.0))
         z, log_n, b = rng.uniform(z_min, z_max, n), draw_dla_log_nhi(rng, n), rng.uniform(20, 40, n)
     else:
         z, log_n, b = draw_injections(rng, z_min, z_max, cfg.injection)

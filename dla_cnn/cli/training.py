@@ -122,9 +122,9 @@ def build_crops(
     from dla_cnn.model import load_model
 
     try:
-        stage1, _ = load_model(resolve_model(model))
         if not 0.0 <= p_crowded <= 1.0:
             raise ConfigError(f"--p-crowded must lie in [0, 1], got {p_crowded}")
+        stage1, _ = load_model(resolve_model(model))
         cfg = CropSetConfig(n_sightlines=n_sightlines, seed=seed, sky=sky, p_crowded=p_crowded)
         with _rate_progress("build-crops", n_sightlines) as step:
             path = build_crop_set(cfg, stage1, out_path, workers=workers, progress=step)
