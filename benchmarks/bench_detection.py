@@ -20,6 +20,12 @@ two-stage finder and, beside it, by the previous finder (the per-pixel votes alo
 * dlog N of matched true DLAs: robust sigma and median;
 * coverage: share of matched true absorbers within the reported 1-sigma z and N errors.
 
+Beside them, the ceiling that log N_HI errors alone put on completeness and purity
+(:func:`dla_cnn.vet.typing_ceiling`): an ideal finder that finds every true absorber of
+log N >= 19 and nothing else, measures log N with Gaussian errors (of the goal's 0.12 dex,
+and of each finder's robust scatter) and types rows by the measured column; and the log N
+scatter at which that finder's completeness is 0.95 (:func:`dla_cnn.vet.sigma_for_completeness`).
+
 Last, the new finder's catalog is written once more with ``--min-confidence 0`` and scored at
 thresholds 0-0.9: the operating points a user can choose.
 
@@ -161,6 +167,13 @@ def score(cat_path: Path, truth_path: Path, min_confidence: float | None = None)
     sub_as_dla = np.array([m >= 0 and bool(is_dla_row[m]) for m in true_match]) & sub
     out["subdla_as_dla"] = (int(sub_as_dla.sum()), int(sub.sum()))
     out["by_nhi"] = rows
+    from dla_cnn.vet import sigma_for_completeness, typing_ceiling
+
+    wanted = t_snr >= 3
+    own = out["dlogn_robust_sigma"]
+    out["ceiling"] = {"goal": typing_ceiling(t_n, 0.12, wanted=wanted),
+                      "own": typing_ceiling(t_n, own, wanted=wanted) if np.isfinite(own) else None,
+                      "sigma_for_goal": sigma_for_completeness(t_n, 0.95, wanted=wanted)}
     out["misses"], out["false_rows"] = _diagnose(det, truth, t_snr, true_match, det_match, is_dla_row, found_as_dla, sel)
     return out
 
@@ -300,6 +313,16 @@ def report(name: str, res: dict, prev: dict, labels: tuple[str, str]) -> None:
     print(f"| z within reported 1 sigma | 0.68 +- 0.05 | {fmt_rate(*res['z_coverage'])} | {fmt_rate(*prev['z_coverage'])} |")
     print(f"| log N within reported 1 sigma | 0.68 +- 0.05 | {fmt_rate(*res['nhi_coverage'])} | "
           f"{fmt_rate(*prev['nhi_coverage'])} |")
+    ceil = res["ceiling"]
+    print("\n| ideal finder: every true absorber of log N >= 19 found, nothing else, log N with Gaussian errors, "
+          "typed DLA at measured log N >= 20.3 | completeness, S/N >= 3 | purity of DLA rows |")
+    print("|---|---|---|")
+    rows = [("errors of 0.12 dex (the goal's robust sigma)", ceil["goal"])]
+    rows += [(f"errors of {r['dlogn_robust_sigma']:.3f} dex (robust sigma of {lab})", r["ceiling"]["own"])
+             for r, lab in ((res, labels[0]), (prev, labels[1])) if r["ceiling"]["own"] is not None]
+    for lab, c in rows:
+        print(f"| {lab} | {c.completeness:.3f} | {c.purity:.3f} |")
+    print(f"\nlog N scatter at which the ideal finder's completeness is 0.95: {ceil['sigma_for_goal']:.3f} dex")
     print("\n| bin | completeness (new) | purity (new) | completeness (prev) | purity (prev) | sightlines |")
     print("|---|---|---|---|---|---:|")
     for (lab, c, p, n), (_, c0, p0, _) in zip(res["by_snr"], prev["by_snr"]):

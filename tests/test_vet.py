@@ -169,6 +169,17 @@ def test_summary_and_json(report):
     assert "matches" not in d and len(report.to_dict(include_matches=True)["matches"]) == 10
 
 
+def test_vet_reports_the_ceiling_of_its_own_log_n_scatter():
+    a, s, t = _crafted()
+    r = vet.vet(a, s, t)
+    expected = vet.typing_ceiling([20.4] * 5 + [21.2] * 5 + [19.7], r.dlogn_mad_std)
+    assert r.completeness_ceiling == pytest.approx(expected.completeness)
+    assert r.purity_ceiling == pytest.approx(expected.purity)
+    assert 0.5 < r.completeness_ceiling < 1.0
+    rows = {row[0]: row for row in r.summary_rows()}
+    assert "completeness ceiling of the log N scatter" in rows
+
+
 def test_plots(report, tmp_path):
     paths = vet.vet_plots(report, tmp_path / "plots")
     assert len(paths) == 6

@@ -21,6 +21,9 @@ Modules
 * :mod:`~dla_cnn.vet.matching` -- :func:`match`;
 * :mod:`~dla_cnn.vet.metrics` -- binned rates, residual statistics, reliability,
   expected calibration error, completeness and purity against a confidence threshold;
+* :mod:`~dla_cnn.vet.ceiling` -- :func:`typing_ceiling`, :func:`sigma_for_completeness`:
+  the completeness and purity a given log N_HI scatter allows when rows are typed by
+  their measured column;
 * :mod:`~dla_cnn.vet.report` -- :class:`VetReport`;
 * :mod:`~dla_cnn.vet.evaluate` -- :func:`vet`, :func:`vet_files`;
 * the figures are in :mod:`dla_cnn.plots.vet` (:func:`vet_plots`, imported on first use
@@ -61,6 +64,7 @@ from dla_cnn.vet.metrics import (
     expected_calibration_error,
     reliability,
 )
+from dla_cnn.vet.ceiling import TypingCeiling, sigma_for_completeness, typing_ceiling
 from dla_cnn.vet.report import CONFUSION_LABELS, VetReport
 from dla_cnn.vet.truth import (
     GP_MIN_CONFIDENCE,  # noqa: F401  (a module constant of dla_cnn.vet, outside __all__)
@@ -80,6 +84,7 @@ __all__ = [
     "RELIABILITY_LEVEL",
     "SNR_BINS",
     "TRUTH_FORMATS",
+    "TypingCeiling",
     "VetReport",
     "canonical_ids",
     "detect_truth_format",
@@ -88,6 +93,8 @@ __all__ = [
     "normalise_truth",
     "read_truth",
     "reliability",
+    "sigma_for_completeness",
+    "typing_ceiling",
     "vet",
     "vet_files",
     "vet_plots",

@@ -20,6 +20,7 @@ from dla_cnn.catalog import read_catalog
 from dla_cnn.constants import DLA_MIN_LOG_NHI
 from dla_cnn.exceptions import ConfigError
 from dla_cnn.vet._common import floats
+from dla_cnn.vet.ceiling import typing_ceiling
 from dla_cnn.vet._views import (
     Detections,
     Pairs,
@@ -228,6 +229,9 @@ def vet(
     )
     # reliability of the confidence: real = matched to a true absorber of any log N
     rel = reliability(dets.conf, pairs.d_matched, n_bins=reliability_bins)
+    residuals = _residual_stats(tru, pairs)
+    ceiling = typing_ceiling(tru.logn, residuals["dlogn_mad_std"], dla_min=dla_min, purity_min=purity_min,
+                             subdla_min=subdla_min) if np.isfinite(residuals["dlogn_mad_std"]) else None
     return VetReport(
         match_dz=float(dz),
         dla_min=float(dla_min),
@@ -235,11 +239,13 @@ def vet(
         subdla_min=float(subdla_min),
         target_completeness=float(target_completeness),
         **_counts(sl, dets, tru, pairs),
-        **_residual_stats(tru, pairs),
+        **residuals,
         threshold=thr,
         completeness_at_threshold=c_thr,
         purity_at_threshold=p_thr,
         ece=expected_calibration_error(rel),
+        completeness_ceiling=ceiling.completeness if ceiling else float("nan"),
+        purity_ceiling=ceiling.purity if ceiling else float("nan"),
         confusion=_confusion(dets, tru, pairs),
         by_snr=by_snr,
         by_nhi=by_nhi,

@@ -35,7 +35,11 @@ class VetReport:
     detections that match no true absorber and its ``none`` column is 0.
     ``reliability`` is the :func:`~dla_cnn.vet.reliability` table of the detections'
     confidence (real: matched to a true absorber of any log N_HI) and ``ece`` its
-    :func:`~dla_cnn.vet.expected_calibration_error`.
+    :func:`~dla_cnn.vet.expected_calibration_error`.  ``completeness_ceiling`` and
+    ``purity_ceiling`` are those of an ideal finder (:func:`~dla_cnn.vet.typing_ceiling`)
+    that finds every true absorber and measures its log N_HI with Gaussian errors of this
+    catalog's robust scatter ``dlogn_mad_std``: the completeness its log N_HI errors alone
+    allow, whatever its decisions.
     """
 
     match_dz: float
@@ -78,6 +82,8 @@ class VetReport:
     completeness_at_threshold: float
     purity_at_threshold: float
     ece: float
+    completeness_ceiling: float
+    purity_ceiling: float
     confusion: np.ndarray = field(repr=False)
     by_snr: Table = field(repr=False)
     by_nhi: Table = field(repr=False)
@@ -114,6 +120,9 @@ class VetReport:
             (f"confidence threshold for {t.target_completeness:.0%} completeness", t.threshold,
              f"completeness {t.completeness_at_threshold:.4f}"),
             ("purity at that threshold", t.purity_at_threshold, ""),
+            ("completeness ceiling of the log N scatter", t.completeness_ceiling,
+             f"ideal finder, Gaussian dlogN of {t.dlogn_mad_std:.3f} dex, typed by measured log N; "
+             f"purity {t.purity_ceiling:.4f}" if np.isfinite(t.completeness_ceiling) else "needs matched true DLAs"),
             ("expected calibration error (ece)", t.ece,
              f"{int(np.sum(t.reliability['n']))} detections in "
              f"{len(t.reliability)} confidence bins; real = matched to a true absorber, |dz| < {t.match_dz:g}"),
