@@ -178,6 +178,17 @@ def test_sub_dla_bins_are_contamination_not_completeness():
     assert not any("contamination" in label for label in snr)
 
 
+def test_completeness_ceiling_is_drawn_in_dla_bins_only():
+    table = _binned_table()
+    table["completeness_ceiling"] = [np.nan, np.nan, 0.7, np.nan, 0.99]
+    ax = binned_figure(table, "log N_HI", "vs N_HI", dla_min=20.3).axes[0]
+    line = next(ln for ln in ax.lines if "ideal finder" in ln.get_label())
+    x, y = line.get_data()
+    np.testing.assert_allclose(np.round(x), [2, 4])
+    np.testing.assert_allclose(y, [0.7, 0.99])
+    assert not any("ideal finder" in ln.get_label() for ln in binned_figure(_binned_table(), "S/N", "vs S/N").axes[0].lines)
+
+
 def test_counts_are_shown_and_the_legend_does_not_hide_them():
     fig = binned_figure(_binned_table(), "log N_HI", "vs N_HI", dla_min=20.3)
     fig.canvas.draw()

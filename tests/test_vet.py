@@ -178,6 +178,13 @@ def test_vet_reports_the_ceiling_of_its_own_log_n_scatter():
     assert 0.5 < r.completeness_ceiling < 1.0
     rows = {row[0]: row for row in r.summary_rows()}
     assert "completeness ceiling of the log N scatter" in rows
+    # per true-log N bin: true DLAs at 20.4 and 21.2, none elsewhere
+    from scipy.stats import norm
+
+    ceiling = dict(zip(zip(r.by_nhi["lo"], r.by_nhi["hi"]), r.by_nhi["completeness_ceiling"]))
+    assert ceiling[(20.3, 20.6)] == pytest.approx(norm.cdf(0.1 / r.dlogn_mad_std))
+    assert ceiling[(21.0, 21.5)] == pytest.approx(norm.cdf(0.9 / r.dlogn_mad_std))
+    assert all(math.isnan(v) for k, v in ceiling.items() if k not in ((20.3, 20.6), (21.0, 21.5)))
 
 
 def test_plots(report, tmp_path):

@@ -72,6 +72,12 @@ def _draw_binned_rates(ax: Axes, table: Table, sub: np.ndarray) -> None:
            {"fmt": "s--", "color": "C1", "label": "completeness (any N)"})
     _rates(ax, x + 0.15, np.asarray(table["purity"], dtype=float), n_pred,
            {"fmt": "^-", "color": "C2", "label": "purity"})
+    if "completeness_ceiling" in table.colnames:
+        ceiling = np.asarray(table["completeness_ceiling"], dtype=float)
+        has = np.isfinite(ceiling) & ~sub
+        if has.any():
+            ax.plot(x[has] - 0.15, ceiling[has], "_:", color="C0", ms=14, mew=2,
+                    label="as DLA, ideal finder with this log N scatter")
 
 
 def _draw_counts(strip: Axes, table: Table) -> None:
@@ -92,7 +98,8 @@ def binned_figure(table: Table, xlabel: str, title: str, dla_min: float | None =
     ----------
     table : `~astropy.table.Table`
         :func:`~dla_cnn.vet.metrics.binned_rates` table (``lo``, ``hi``, ``n_true``,
-        ``completeness_dla``, ``completeness_any``, ``n_pred_dla``, ``purity``).
+        ``completeness_dla``, ``completeness_any``, ``n_pred_dla``, ``purity``; with a
+        ``completeness_ceiling`` column, that ceiling is drawn beside the completeness as DLA).
     xlabel, title : str
         Axis label and title.
     dla_min : float, optional

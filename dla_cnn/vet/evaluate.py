@@ -113,6 +113,20 @@ def _binned_tables(
     return by_snr, by_nhi
 
 
+def _ceiling_by_bin(truth: Truth, edges: Sequence[float], sigma: float, dla_min: float) -> np.ndarray:
+    """Per true-log N bin, the completeness (as DLA) of an ideal finder with Gaussian log N
+    errors of ``sigma`` (:func:`~dla_cnn.vet.typing_ceiling`); NaN in bins without true DLAs."""
+    out = np.full(len(edges) - 1, np.nan)
+    if not np.isfinite(sigma):
+        return out
+    idx = bin_index(truth.logn, edges)
+    for b in range(out.size):
+        sel = (idx == b) & truth.is_dla
+        if sel.any():
+            out[b] = typing_ceiling(truth.logn[sel], sigma, dla_min=dla_min).completeness
+    return out
+
+
 def _counts(sl: Sightlines, dets: Detections, truth: Truth, pairs: Pairs) -> dict[str, Any]:
     """The ``n_*`` counts of the report and the rates made from them."""
     t_dla, p_dla = truth.is_dla, dets.is_dla
@@ -230,8 +244,10 @@ def vet(
     # reliability of the confidence: real = matched to a true absorber of any log N
     rel = reliability(dets.conf, pairs.d_matched, n_bins=reliability_bins)
     residuals = _residual_stats(tru, pairs)
-    ceiling = typing_ceiling(tru.logn, residuals["dlogn_mad_std"], dla_min=dla_min, purity_min=purity_min,
-                             subdla_min=subdla_min) if np.isfinite(residuals["dlogn_mad_std"]) else None
+    sigma = residuals["dlogn_mad_std"]
+    ceiling = typing_ceiling(tru.logn, sigma, dla_min=dla_min, purity_min=purity_min,
+                             subdla_min=subdla_min) if np.isfinite(sigma) else None
+    by_nhi["completeness_ceiling"] = _ceiling_by_bin(tru, nhi_bins, sigma, dla_min)
     return VetReport(
         match_dz=float(dz),
         dla_min=float(dla_min),

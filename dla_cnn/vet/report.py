@@ -39,7 +39,8 @@ class VetReport:
     ``purity_ceiling`` are those of an ideal finder (:func:`~dla_cnn.vet.typing_ceiling`)
     that finds every true absorber and measures its log N_HI with Gaussian errors of this
     catalog's robust scatter ``dlogn_mad_std``: the completeness its log N_HI errors alone
-    allow, whatever its decisions.
+    allow, whatever its decisions; ``by_nhi`` carries the same per bin
+    (``completeness_ceiling``).
     """
 
     match_dz: float
