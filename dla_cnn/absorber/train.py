@@ -22,6 +22,7 @@ import numpy as np
 
 from dla_cnn.exceptions import ConfigError
 from dla_cnn.model.runstate import set_random_seed
+from dla_cnn.absorber.augment import CropAugment
 from dla_cnn.absorber.model import INPUT_NAMES, AbsorberConfig, AbsorberLoss, build_absorber_model
 
 
@@ -64,12 +65,17 @@ def load_crop_set(path: str | Path | list) -> tuple[list[np.ndarray], np.ndarray
 
 
 class CropBatches(keras.utils.PyDataset):
-    """Shuffled batches of an in-memory crop set (float16 crops become float32 per batch)."""
+    """Shuffled batches of an in-memory crop set (float16 crops become float32 per batch).
+
+    With ``augment``, a share of each batch's crops is changed by
+    :meth:`~dla_cnn.absorber.augment.CropAugment.apply`, seeded by the seed, the epoch and
+    the batch index (the same run draws the same changes).
+    """
 
     def __init__(self, inputs: list[np.ndarray], labels: np.ndarray, batch_size: int = 128, seed: int = 0,
-                 shuffle: bool = True, **kwargs):
+                 shuffle: bool = True, augment: CropAugment | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.inputs, self.labels = inputs, labels
+        self.inputs, self.labels, self.augment = inputs, labels, augment
         self.batch_size, self.seed, self.shuffle = int(batch_size), int(seed), shuffle
         self.epoch = 0
         self.order = self._order()
@@ -83,7 +89,10 @@ class CropBatches(keras.utils.PyDataset):
 
     def __getitem__(self, i: int):
         idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])
-        return tuple(x[idx].astype(np.float32) for x in self.inputs), self.labels[idx]
+        x = [x[idx].astype(np.float32) for x in self.inputs]
+        if self.augment is not None:
+            x = self.augment.apply(x, np.random.default_rng([self.seed, self.epoch, i, 1]))
+        return tuple(x), self.labels[idx]
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
@@ -138,7 +147,7 @@ def _completed_epochs(log: Path) -> int:
 def train_absorber_model(train_set: str | Path | list, val_set: str | Path, out: str | Path,
                          cfg: AbsorberTrainConfig = AbsorberTrainConfig(),
                          model_cfg: AbsorberConfig = AbsorberConfig(), verbose: int = 2,
-                         init_weights: str | Path | None = None) -> dict:
+                         init_weights: str | Path | None = None, augment: CropAugment | None = None) -> dict:
     """Train (or resume) the absorber-level model; returns a summary dict.
 
     Parameters
@@ -158,6 +167,9 @@ def train_absorber_model(train_set: str | Path | list, val_set: str | Path, out:
         ``.weights.h5`` file of the same architecture, or a ``.keras`` model, whose layers
         are copied where name and shapes match (:func:`transfer_weights`; all of them for
         the same architecture).
+    augment : CropAugment, optional
+        Change a share of each training batch's crops (continuum errors, extra noise,
+        mis-reported errors); the validation crops stay as they are.
 
     Returns
     -------
@@ -194,7 +206,7 @@ def train_absorber_model(train_set: str | Path | list, val_set: str | Path, out:
         model.optimizer.iterations.assign(start * steps)
     t0 = time.time()
     if start < cfg.epochs:
-        train_data = CropBatches(x_tr, y_tr, cfg.batch_size, cfg.seed)
+        train_data = CropBatches(x_tr, y_tr, cfg.batch_size, cfg.seed, augment=augment)
         train_data.epoch = start
         train_data.order = train_data._order()
         model.fit(

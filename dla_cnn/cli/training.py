@@ -150,6 +150,9 @@ def train_absorber(
     init_from: Optional[Path] = typer.Option(None, "--init-from",
                                              help="Start from a two-stage finder's absorber-level model (NAME_absorber.keras)."),
     preset: str = typer.Option("absorber", "--preset", help="Architecture: absorber (default), absorber-small or absorber-small-wide."),
+    augment: bool = typer.Option(False, "--augment",
+                                 help="Change half of each batch's crops: continuum errors of a few per cent, extra "
+                                      "noise (x1-1.3) and mis-reported errors (x0.87-1.15); validation crops stay."),
 ) -> None:
     """Train the absorber-level model, calibrate it on fresh simulated skies and write the two-stage finder."""
     from dla_cnn.backend import import_keras, preload_tensorflow
@@ -157,6 +160,7 @@ def train_absorber(
     keras = import_keras()
     preload_tensorflow()  # Keras would import it when saving, mid-run and loudly
 
+    from dla_cnn.absorber.augment import CropAugment
     from dla_cnn.absorber.calibrate import calibrate_finder
     from dla_cnn.absorber.load import save_two_stage
     from dla_cnn.absorber.stage import AbsorberStage, StageConfig
@@ -180,7 +184,7 @@ def train_absorber(
                                    out_path.with_name(out_path.stem + "_run.keras"),
                                    AbsorberTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
                                    model_cfg=ABSORBER_PRESETS[preset], verbose=1 if console.is_terminal else 2,
-                                   init_weights=init_from)
+                                   init_weights=init_from, augment=CropAugment() if augment else None)
         if res["transferred"]:
             n_layers = sum(1 for layer in res["model"].layers if layer.weights)
             console.print(f"started {len(res['transferred'])} of {n_layers} layers from {init_from}", highlight=False)
@@ -191,6 +195,7 @@ def train_absorber(
         info = {"training": {"train_crops": [str(p) for p in train_crops], "val_crops": str(val_crops),
                              "init_from": str(init_from) if init_from else None,
                              "init_layers": res["transferred"], "epochs": epochs,
+                             "augment": CropAugment().to_dict() if augment else None,
                              "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
                              "seconds_this_invocation": round(res["seconds"], 1), "backend": keras.backend.backend(),
                              "command": _command_line()},
