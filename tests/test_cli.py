@@ -154,14 +154,16 @@ def test_build_crops_and_train_absorber_write_a_two_stage_finder_that_scans(tmp_
     wide = tmp_path / "wide.keras"
     res = _run("train-absorber", tmp_path / "train.npz", "--val", tmp_path / "val.npz", "--out", wide, "--epochs", 1,
                "--calibration-sightlines", 24, "--preset", "absorber-small-wide",
-               "--init-from", tmp_path / "finder_absorber.keras")
+               "--init-from", tmp_path / "finder_absorber.keras", "--augment")
     assert res.exit_code == 0, res.output
     assert "started 38 of 43 layers" in res.output
-    layers = json.loads((tmp_path / "wide.card.json").read_text())["stage2"]["training"]["init_layers"]
-    assert "lya_conv4b" in layers and "shared" not in layers
+    training = json.loads((tmp_path / "wide.card.json").read_text())["stage2"]["training"]
+    assert "lya_conv4b" in training["init_layers"] and "shared" not in training["init_layers"]
+    assert training["augment"]["p"] == 0.5 and training["augment"]["extra_noise"] == [1.0, 1.3]
     card = json.loads((tmp_path / "finder.card.json").read_text())
     assert card["stage2"]["file"] == "finder_absorber.keras" and card["stage2"]["stage_config"]["min_confidence"] == 0.4
     assert card["stage2"]["calibration"]["fitted"] and card["stage2"]["training"]["n_train"] > 24
+    assert card["stage2"]["training"]["augment"] is None
     assert "onnx" not in card  # the packaged per-pixel model's export does not describe the new finder
     scanner = Scanner(out)
     assert scanner.engine == "keras"
