@@ -180,11 +180,12 @@ def train_absorber(
             if not Path(p).is_file():
                 raise typer.BadParameter(f"{p}: no such file")
         init_from = resolve_model(init_from) if init_from else None
+        crop_augment = CropAugment() if augment else None
         res = train_absorber_model([str(p) for p in train_crops], val_crops,
                                    out_path.with_name(out_path.stem + "_run.keras"),
                                    AbsorberTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
                                    model_cfg=ABSORBER_PRESETS[preset], verbose=1 if console.is_terminal else 2,
-                                   init_weights=init_from, augment=CropAugment() if augment else None)
+                                   init_weights=init_from, augment=crop_augment)
         if res["transferred"]:
             n_layers = sum(1 for layer in res["model"].layers if layer.weights)
             console.print(f"started {len(res['transferred'])} of {n_layers} layers from {init_from}", highlight=False)
@@ -195,7 +196,7 @@ def train_absorber(
         info = {"training": {"train_crops": [str(p) for p in train_crops], "val_crops": str(val_crops),
                              "init_from": str(init_from) if init_from else None,
                              "init_layers": res["transferred"], "epochs": epochs,
-                             "augment": CropAugment().to_dict() if augment else None,
+                             "augment": crop_augment.to_dict() if crop_augment else None,
                              "batch_size": batch_size, "lr": lr, "seed": seed, "n_train": res["n_train"],
                              "seconds_this_invocation": round(res["seconds"], 1), "backend": keras.backend.backend(),
                              "command": _command_line()},
